@@ -36,7 +36,7 @@ dev: $(LOCAL)
 # unify once and nothing is compiled twice), then the tests with DynamoDB Local up, then a
 # bounded fuzz pass from the OpenAPI document (with the `local` binary that build made).
 test: deps $(TOOLS)/bin/st
-	@infra/local/install-browser.sh
+	@infra/local/install-test-tools.sh
 	@$(CARGO) build --workspace --all-targets
 	@$(LOCAL) with-dynamodb $(CARGO) test --workspace
 	@FUZZ_MAX_EXAMPLES=5 FUZZ_TIMEOUT=240 infra/local/fuzz.sh

@@ -106,6 +106,64 @@ pub async fn require_service(
     }
 }
 
+/// Service authentication that remembers service records for a short while, so a route
+/// services call often (the P21 certificate check) costs no read for the caller's own record
+/// when it is warm. The presented secret is checked against the digest every time; a changed
+/// service definition is seen within `TTL`.
+pub struct ServiceAuth {
+    services: Services,
+    remembered: std::sync::Mutex<
+        std::collections::HashMap<ServiceId, (time::OffsetDateTime, ServiceRecord)>,
+    >,
+}
+
+impl ServiceAuth {
+    const TTL: time::Duration = time::Duration::seconds(60);
+    /// Bounds the memory a process spends on it; past it, it starts over.
+    const CAPACITY: usize = 1024;
+
+    pub fn new(services: Services) -> Self {
+        Self {
+            services,
+            remembered: std::sync::Mutex::default(),
+        }
+    }
+
+    pub async fn require(
+        &self,
+        req: &Request,
+        now: time::OffsetDateTime,
+    ) -> Result<ServiceRecord, AppError> {
+        let denied = || AppError::unauthorized(Challenge::Basic);
+        let credentials = basic_credentials(req).ok_or_else(denied)?;
+        let id = ServiceId::parse(&credentials.user).ok_or_else(denied)?;
+        let remembered = self
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .filter(|(at, _)| now - *at < Self::TTL)
+            .map(|(_, record)| record.clone());
+        let record = match remembered {
+            Some(record) => record,
+            None => {
+                let record = self.services.service(&id).await?.ok_or_else(denied)?;
+                let mut memory = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
+                if memory.len() >= Self::CAPACITY {
+                    memory.clear();
+                }
+                memory.insert(id, (now, record.clone()));
+                record
+            }
+        };
+        if record.secret_matches(&credentials.password) {
+            Ok(record)
+        } else {
+            Err(denied())
+        }
+    }
+}
+
 /// Who is calling a route open to the operator and to services.
 pub enum Caller {
     Operator,

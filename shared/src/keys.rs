@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::ids::{MemberId, ServiceId};
+use crate::ids::{MemberId, Serial, ServiceId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -160,8 +160,55 @@ pub fn outbox_message(id: &str) -> Key {
     Key::new(format!("MESSAGE#{id}"), "MESSAGE")
 }
 
-/// Partition of the sparse `pending` index: messages not yet sent.
+pub fn outbox_notice(id: &str) -> Key {
+    Key::new(format!("NOTICE#{id}"), "NOTICE")
+}
+
+/// Partition of the sparse `pending` index: e-mails not yet sent.
 pub const PENDING: &str = "PENDING";
+
+/// Partition of the sparse `pending` index: revocation notices not yet delivered (the
+/// notifier's, apart from the mailer's).
+pub const PENDING_NOTICES: &str = "PENDING#NOTICE";
+
+// --- Certificates table -------------------------------------------------------------------
+
+pub fn certificate(serial: &Serial) -> Key {
+    Key::new(format!("CERT#{serial}"), "CERT")
+}
+
+/// One available service of a certificate (Fig. 6): the P21 check reads just this item.
+pub fn certificate_service(serial: &Serial, service: &ServiceId) -> Key {
+    Key::new(format!("CERT#{serial}"), format!("SERVICE#{service}"))
+}
+
+/// The member's one valid certificate: a guard naming its serial (a member holds one).
+pub fn current_certificate(member: &MemberId) -> Key {
+    Key::new(format!("MEMBER#{member}"), "CURRENT_CERT")
+}
+
+/// The CRL number, an atomic counter (RFC 5280: it strictly increases).
+pub fn crl_number() -> Key {
+    Key::new("STATS", "CRL_NUMBER")
+}
+
+/// `by_member` index: a member's certificates, oldest first.
+pub fn member_certificates(member: &MemberId) -> String {
+    format!("MEMBER#{member}")
+}
+
+/// `by_service` index: the certificates listing a service.
+pub fn service_certificates(service: &ServiceId) -> String {
+    format!("SERVICE#{service}")
+}
+
+/// Partition of the sparse `revoked` index, sorted by expiry then serial, so the CRL reads
+/// only revoked certificates that have not expired yet (`crl_sort`).
+pub const CRL: &str = "CRL";
+
+pub fn crl_sort(not_after: &str, serial: &Serial) -> String {
+    format!("{not_after}#{serial}")
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,9 @@
 //! `sed` does before `cargo lambda invoke`.
 
 mod bind_uid;
+mod certificate;
 mod mailer;
+mod notifier;
 mod register;
 mod services;
 mod verify;
@@ -108,12 +110,20 @@ pub async fn state<F: HttpFunction>(stack: &Stack, logical_id: &str) -> F {
         .unwrap_or_else(|e| panic!("{logical_id}: {e}"))
 }
 
-/// Hands `event` to the function, as the Lambda runtime would.
-pub async fn invoke<F: HttpFunction>(function: &F, event: Event) -> Reply {
+/// Hands `event` to the function, as the Lambda runtime would; the response as it is.
+pub async fn invoke_raw<F: HttpFunction>(
+    function: &F,
+    event: Event,
+) -> lambda_http::Response<Body> {
     let request = lambda_http::request::from_str(&event.text)
         .unwrap_or_else(|e| panic!("events/{} is not an API Gateway v2 event: {e}", event.path));
     // Boxed: a handler's future is large, and a test awaits many (the test thread's stack is 2 MiB).
-    let response = Box::pin(shared::lambda::serve(function, request)).await;
+    Box::pin(shared::lambda::serve(function, request)).await
+}
+
+/// Hands `event` to the function, as the Lambda runtime would.
+pub async fn invoke<F: HttpFunction>(function: &F, event: Event) -> Reply {
+    let response = invoke_raw(function, event).await;
     let json = response
         .headers()
         .get("content-type")

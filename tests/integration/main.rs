@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod browser;
+mod certificates;
 mod concurrency;
 mod corrupt;
 mod devices;

@@ -12,6 +12,8 @@
 // Test code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod pki;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -215,7 +217,8 @@ async fn start_stack(prefix: String, extra: Env) -> Stack {
                 operator_token,
                 sdk,
                 tables: api.tables().clone(),
-                overrides: env,
+                // As the local API gave its functions.
+                overrides: env.with("PUBLIC_BASE_URL", api.base_url()),
                 mailbox,
                 clock,
             };

@@ -101,7 +101,10 @@ impl State {
 pub async fn handle(state: &State, event: Event) -> DynamoDbEventResponse {
     let mut failures = Vec::new();
     for record in event.records {
-        if record.event_name != "INSERT" {
+        // Notices share the outbox; the template's filter keeps them away, and so does this.
+        if record.event_name != "INSERT"
+            || !shared::store::outbox::is_mail(&record.change.new_image)
+        {
             continue;
         }
         let sequence = record.change.sequence_number.clone();

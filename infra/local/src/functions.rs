@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use lambda_http::{Body, Request, Response};
@@ -42,8 +43,10 @@ fn registry() -> Vec<(&'static str, Kind)> {
         ("RegisterFunction", http::<register::State>()),
         ("BindUidFunction", http::<bind_uid::State>()),
         ("VerifyFunction", http::<verify::State>()),
-        // Triggered by the Outbox stream on AWS; run as a poller here (see `mail`).
+        ("CertificateFunction", http::<certificate::State>()),
+        // Triggered by the Outbox stream on AWS; run as pollers here (see `mail`, `notices`).
         ("MailerFunction", Kind::OutboxPoller),
+        ("NotifierFunction", Kind::NoticePoller),
     ]
 }
 
@@ -69,6 +72,7 @@ type Build = fn(Env, SdkConfig, Clock) -> Boxed<'static, Result<Box<dyn Served>,
 enum Kind {
     Http(Build),
     OutboxPoller,
+    NoticePoller,
 }
 
 fn http<F: HttpFunction>() -> Kind {
@@ -84,6 +88,7 @@ fn http<F: HttpFunction>() -> Kind {
 enum Handler {
     Http(Box<dyn Served>),
     Mailer(Outbox),
+    Notifier(Arc<notifier::State>),
 }
 
 impl Handler {
@@ -112,20 +117,25 @@ impl Handler {
                 let tables = TableNames::from_env(env).map_err(config)?;
                 Self::Mailer(Outbox::new(&Db::new(sdk), &tables))
             }
+            Kind::NoticePoller => Self::Notifier(Arc::new(
+                notifier::State::from_env(env, sdk, clock.clone())
+                    .await
+                    .map_err(config)?,
+            )),
         })
     }
 
     fn routes(&self) -> &'static [RouteKey] {
         match self {
             Self::Http(function) => function.routes(),
-            Self::Mailer(_) => &[],
+            Self::Mailer(_) | Self::Notifier(_) => &[],
         }
     }
 
     async fn handle(&self, req: Request) -> Option<Response<Body>> {
         match self {
             Self::Http(function) => Some(function.serve(req).await),
-            Self::Mailer(_) => None,
+            Self::Mailer(_) | Self::Notifier(_) => None,
         }
     }
 }
@@ -210,7 +220,18 @@ impl Functions {
             .values()
             .filter_map(|h| match h {
                 Handler::Mailer(outbox) => Some((outbox.clone(), self.clock.clone())),
-                Handler::Http(_) => None,
+                Handler::Http(_) | Handler::Notifier(_) => None,
+            })
+            .collect()
+    }
+
+    /// The stream-triggered notifiers (to poll).
+    pub fn notifiers(&self) -> Vec<Arc<notifier::State>> {
+        self.handlers
+            .values()
+            .filter_map(|h| match h {
+                Handler::Notifier(state) => Some(state.clone()),
+                Handler::Http(_) | Handler::Mailer(_) => None,
             })
             .collect()
     }

@@ -88,12 +88,21 @@ pub fn development_secrets(operator_token: &str) -> Result<Env, shared::config::
         || base64::engine::general_purpose::STANDARD.encode(shared::crypto::random::bytes::<32>());
     let signing_key = shared::crypto::session::generate_signing_key_pem();
     let jwks = shared::crypto::session::public_jwks_json(&signing_key)?;
+    let (ca_key, ca_certificate) =
+        certificate::authority::Authority::generate(Clock::system().now()).map_err(|reason| {
+            shared::config::ConfigError::Invalid {
+                name: "CA_KEY".to_owned(),
+                reason,
+            }
+        })?;
     Ok(Env::default()
         .with("OPERATOR_TOKEN", operator_token)
         .with("LOOKUP_KEY", key())
         .with("PAYMENT_KEY", key())
         .with("SESSION_SIGNING_KEY", signing_key)
-        .with("SESSION_JWKS", jwks))
+        .with("SESSION_JWKS", jwks)
+        .with("CA_KEY", ca_key)
+        .with("CA_CERTIFICATE", ca_certificate))
 }
 
 impl LocalApi {
@@ -107,21 +116,32 @@ impl LocalApi {
         let template = Template::load(&options.template)?;
         let client = aws_sdk_dynamodb::Client::new(sdk);
         let tables = tables::create_all(&client, &template, &options.table_prefix).await?;
-        let functions =
-            Functions::build(&template, &tables, &options.env, sdk, &options.clock).await?;
-        let pollers = functions
+        // Listening first: the functions learn the origin they are served at (certificates
+        // name its CRL), unless the caller set one.
+        let listener = TcpListener::bind(options.bind).await?;
+        let addr = listener.local_addr()?;
+        let mut env = options.env.clone();
+        if env.get("PUBLIC_BASE_URL").is_none() {
+            env = env.with("PUBLIC_BASE_URL", format!("http://{addr}"));
+        }
+        let functions = Functions::build(&template, &tables, &env, sdk, &options.clock).await?;
+        let mut pollers: Vec<JoinHandle<()>> = functions
             .mailers()
             .into_iter()
             .map(|(outbox, clock)| tokio::spawn(mail::poll(outbox, clock, mailbox.clone())))
             .collect();
+        pollers.extend(
+            functions
+                .notifiers()
+                .into_iter()
+                .map(|notifier| tokio::spawn(mail::poll_notices(notifier))),
+        );
         let routes = template
             .functions
             .iter()
             .flat_map(|f| f.routes.iter().map(|r| (r.key(), f.logical_id.clone())))
             .collect();
         let gateway = Arc::new(Gateway::new(routes, functions));
-        let listener = TcpListener::bind(options.bind).await?;
-        let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel();
         let task = tokio::spawn(accept(listener, gateway, stopped));
         Ok(Self {

@@ -80,6 +80,8 @@ fn keys(dir: &std::path::Path) -> Result<ExitCode, String> {
         ("payment-key", "PAYMENT_KEY"),
         ("session-signing-key.pem", "SESSION_SIGNING_KEY"),
         ("session-jwks.json", "SESSION_JWKS"),
+        ("ca-key.pem", "CA_KEY"),
+        ("ca.pem", "CA_CERTIFICATE"),
     ];
     for (file, variable) in files {
         let value = secrets.get(variable).ok_or(format!("no {variable}"))?;
@@ -95,11 +97,11 @@ fn keys(dir: &std::path::Path) -> Result<ExitCode, String> {
     println!(
         r#"Wrote fresh secrets to {d}/ (readable by you only). Store them, then delete the files:
 
-  for s in operator-token lookup-key payment-key session-signing-key.pem; do
+  for s in operator-token lookup-key payment-key session-signing-key.pem ca-key.pem ca.pem; do
     aws secretsmanager create-secret --name "membership-center/${{s%.pem}}" --secret-string "file://{d}/$s"
   done
 
-and give `sam deploy --guided` the four ARNs it prints, and as SessionJwks the public keys:
+and give `sam deploy --guided` the six ARNs it prints, and as SessionJwks the public keys:
   {}"#,
         secrets.get("SESSION_JWKS").unwrap_or_default()
     );
@@ -170,12 +172,16 @@ fn write_lambda_env(
         format!("OPERATOR_TOKEN={EVENTS_OPERATOR_TOKEN}"),
         // The mailer does not start without a sender (it is only handed events/mailer/ here).
         "MAIL_FROM=center@example.com".to_owned(),
+        // What certificates name as their CRL's origin (cargo lambda watch serves on 9000).
+        "PUBLIC_BASE_URL=http://localhost:9000".to_owned(),
     ];
     for name in [
         "LOOKUP_KEY",
         "PAYMENT_KEY",
         "SESSION_JWKS",
         "SESSION_SIGNING_KEY",
+        "CA_KEY",
+        "CA_CERTIFICATE",
     ] {
         let value = secrets.get(name).ok_or(format!("no {name}"))?;
         // Double quotes with \n escapes carry the PEM's lines; single quotes keep JSON literal.

@@ -111,6 +111,19 @@ impl SessionIssuer {
         &self.jwk
     }
 
+    /// Any claims signed with the center's key (named by `kid`, so receivers find it in the
+    /// JWKS): revocation notices and partner pushes are such JWTs.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, crate::AppError> {
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(self.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(crate::AppError::internal)
+    }
+
+    /// The issuer every token of this center names.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// A signed session for `member_id`; returns the token and its expiry.
     pub fn issue(
         &self,

@@ -38,6 +38,9 @@ pub struct ServiceDraft {
     pub completion_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// Where the center sends revocation notices for certificates listing this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// A stored service: the draft plus identity and timestamps. Never carries the secret.
@@ -78,6 +81,7 @@ impl ServiceDraft {
         let redirect_uris = input.optional("redirect_uris", validate::list(10, web::redirect_uri));
         let completion_url = input.required("completion_url", web::web_url);
         let registration_endpoint = input.optional("registration_endpoint", web::web_url);
+        let revocation_endpoint = input.optional("revocation_endpoint", web::web_url);
         input.finish(|| {
             Some(Self {
                 company_id: company_id?,
@@ -93,6 +97,7 @@ impl ServiceDraft {
                 redirect_uris: redirect_uris.unwrap_or_default(),
                 completion_url: completion_url?,
                 registration_endpoint,
+                revocation_endpoint,
             })
         })
     }
@@ -193,6 +198,7 @@ mod tests {
         let draft = parse(example()).unwrap();
         assert_eq!(draft.required_fields, vec![ProfileField::Phone]);
         assert_eq!(draft.registration_endpoint, None);
+        assert_eq!(draft.revocation_endpoint, None);
         let back: ServiceDraft =
             serde_json::from_value(serde_json::to_value(&draft).unwrap()).unwrap();
         assert_eq!(back, draft);

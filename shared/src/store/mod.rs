@@ -1,5 +1,5 @@
 //! DynamoDB access, one handle per aggregate: `Members`, `Devices`, `History`, `Services`,
-//! `Settings`, `Confirmations`, `DeviceRequests`, `Throttles`, `Outbox`. Each handle knows its
+//! `Settings`, `Confirmations`, `DeviceRequests`, `Throttles`, `Outbox`, `Certificates`. Each handle knows its
 //! table and nothing else; a function holds only the handles it uses. Writes that must happen
 //! together are built by the handles as `tx::Write`s and committed by `Db::transact`, whose
 //! failures name the condition that failed (`tx::Check`) and whose guard it was.
@@ -8,6 +8,7 @@
 //! enforced by transactions over guard items, counters by atomic `ADD`, and nothing on a
 //! request path scans a table.
 
+pub mod certificates;
 pub mod confirmations;
 pub mod device_requests;
 pub mod devices;
@@ -27,6 +28,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use certificates::Certificates;
 pub use confirmations::Confirmations;
 pub use device_requests::DeviceRequests;
 pub use devices::Devices;

@@ -1,13 +1,17 @@
 //! Messages waiting to be sent (Outbox table). Writers put a message in the same transaction
 //! as what it tells about, so a code is never stored without its e-mail nor mailed without
-//! being stored. On AWS the table's stream triggers the mailer; the sparse `pending` index
-//! lists what is still unsent (the local API reads it to show mail in the terminal).
+//! being stored, and a revocation never happens without its notices. Two channels share the
+//! table: e-mails (`channel = "mail"`, the mailer's) and revocation notices to services
+//! (`channel = "notice"`, the notifier's). On AWS the table's stream triggers both functions,
+//! each filtered to its channel; the sparse `pending` index lists what is still unsent, one
+//! partition per channel (the local API polls it instead of the stream).
 
 use serde::{Deserialize, Serialize};
 
 use super::tx::{Check, Write};
-use super::{Db, s, to_item};
+use super::{Db, n, s, to_item, update_if};
 use crate::config::TableNames;
+use crate::domain::certificate::RevocationNotice;
 use crate::error::AppError;
 use crate::keys;
 
@@ -25,10 +29,31 @@ pub struct OutboxMessage {
     pub created_at: String,
 }
 
+/// The stream filters of the template select on this attribute.
+const MAIL: &str = "mail";
+const NOTICE: &str = "notice";
+
+/// Whether an outbox item (a stream record's new image) is an e-mail; an item without a
+/// channel is one (e-mails were written before notices existed).
+pub fn is_mail(image: &serde_dynamo::Item) -> bool {
+    #[derive(Deserialize)]
+    struct Channel {
+        #[serde(default = "mail_channel")]
+        channel: String,
+    }
+    serde_dynamo::from_item::<_, Channel>(image.clone()).is_ok_and(|c| c.channel == MAIL)
+}
+
+fn mail_channel() -> String {
+    MAIL.to_owned()
+}
+
 #[derive(Serialize, Deserialize)]
 struct MessageItem {
     pk: String,
     sk: String,
+    #[serde(default = "mail_channel")]
+    channel: String,
     #[serde(flatten)]
     message: OutboxMessage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +115,7 @@ impl Outbox {
             to_item(&MessageItem {
                 pk: key.pk,
                 sk: key.sk,
+                channel: MAIL.to_owned(),
                 message: message.clone(),
                 pending_pk: Some(keys::PENDING.to_owned()),
                 pending_sk: Some(message.message_id.clone()),
@@ -132,5 +158,148 @@ impl Outbox {
             .send()
             .await?;
         Ok(())
+    }
+}
+
+/// A revocation notice waiting for delivery to a service's `revocation_endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingNotice {
+    #[serde(flatten)]
+    pub notice: RevocationNotice,
+    pub endpoint: String,
+    /// Failed deliveries so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Epoch seconds before which the poller does not try again (backoff).
+    #[serde(default)]
+    pub next_attempt_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NoticeItem {
+    pk: String,
+    sk: String,
+    channel: String,
+    #[serde(flatten)]
+    pending: PendingNotice,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_sk: Option<String>,
+    created_at: String,
+    expires_at: i64,
+}
+
+impl PendingNotice {
+    /// Reads a notice from a stream record's new image or a query result.
+    pub fn from_item<I: Into<serde_dynamo::Item>>(item: I) -> Result<Self, AppError> {
+        let stored: NoticeItem = serde_dynamo::from_item(item)?;
+        Ok(stored.pending)
+    }
+}
+
+impl Outbox {
+    /// A notice, to be written in the transaction of the revocation it tells about.
+    pub fn notice_write(
+        &self,
+        notice: &RevocationNotice,
+        endpoint: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Write, AppError> {
+        let key = keys::outbox_notice(&notice.notice_id);
+        Write::put_new(
+            Check::NewItem,
+            &self.table,
+            to_item(&NoticeItem {
+                pk: key.pk,
+                sk: key.sk,
+                channel: NOTICE.to_owned(),
+                pending: PendingNotice {
+                    notice: notice.clone(),
+                    endpoint: endpoint.to_owned(),
+                    attempts: 0,
+                    next_attempt_at: 0,
+                },
+                pending_pk: Some(keys::PENDING_NOTICES.to_owned()),
+                pending_sk: Some(notice.notice_id.clone()),
+                created_at: crate::clock::rfc3339(now),
+                expires_at: now.unix_timestamp() + RETENTION_SECS,
+            })?,
+        )
+    }
+
+    /// Notices not yet delivered whose next attempt is due at `now`, oldest first.
+    pub async fn due_notices(
+        &self,
+        now: time::OffsetDateTime,
+        limit: i32,
+    ) -> Result<Vec<PendingNotice>, AppError> {
+        let answer = self
+            .db
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("pending")
+            .key_condition_expression("pending_pk = :pending")
+            .filter_expression("attribute_not_exists(next_attempt_at) OR next_attempt_at <= :now")
+            .expression_attribute_values(":pending", s(keys::PENDING_NOTICES))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .limit(limit)
+            .send()
+            .await?;
+        answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(PendingNotice::from_item)
+            .collect()
+    }
+
+    /// Marks a notice delivered: it leaves the `pending` index.
+    pub async fn mark_delivered(&self, notice_id: &str, now: &str) -> Result<(), AppError> {
+        let request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::outbox_notice(notice_id).into_item()))
+            .update_expression("REMOVE pending_pk, pending_sk SET delivered_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(now));
+        update_if(request).await.map(|_| ())
+    }
+
+    /// Records a failed delivery and when to try again; after `give_up_after` attempts the
+    /// notice leaves the `pending` index as failed (kept until it expires, for operators: the
+    /// local counterpart of the dead-letter queue).
+    pub async fn delivery_failed(
+        &self,
+        notice: &PendingNotice,
+        next_attempt_at: i64,
+        give_up_after: u32,
+        now: &str,
+    ) -> Result<(), AppError> {
+        let attempts = notice.attempts + 1;
+        let update = if attempts >= give_up_after {
+            "SET attempts = :attempts, failed_at = :now REMOVE pending_pk, pending_sk"
+        } else {
+            "SET attempts = :attempts, next_attempt_at = :next, last_failed_at = :now"
+        };
+        let mut request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(
+                keys::outbox_notice(&notice.notice.notice_id).into_item(),
+            ))
+            .update_expression(update)
+            .condition_expression("attribute_exists(pending_pk)")
+            .expression_attribute_values(":attempts", n(attempts))
+            .expression_attribute_values(":now", s(now));
+        if attempts < give_up_after {
+            request = request.expression_attribute_values(":next", n(next_attempt_at));
+        }
+        update_if(request).await.map(|_| ())
     }
 }

@@ -27,6 +27,7 @@ struct ServiceItem {
 }
 
 /// A service as stored, with the digest that authenticates it.
+#[derive(Clone)]
 pub struct ServiceRecord {
     pub service: Service,
     client_secret_sha256: String,
@@ -124,6 +125,50 @@ impl Services {
         }))
     }
 
+    /// Several services in one `BatchGetItem` (at most 100 ids); unknown ids are left out.
+    /// Eventually consistent: used to find where notices go, not to authenticate.
+    pub async fn many(&self, ids: &[ServiceId]) -> Result<Vec<Service>, AppError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut keys: Vec<Item> = ids.iter().map(|id| keys::service(id).into_item()).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        // Unprocessed keys (throttling) are asked for again, a bounded number of times.
+        for attempt in 0..5u64 {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(AppError::internal)?;
+            let answer = self
+                .db
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await?;
+            for item in answer
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                found.push(serde_dynamo::from_item::<_, ServiceItem>(item)?.service);
+            }
+            keys = answer
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(found);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        }
+        Err(AppError::Unavailable(
+            "services stayed unprocessed after retries".into(),
+        ))
+    }
+
     /// Replaces every editable field in one conditional update (the secret and creation time
     /// stay). `None` when there is no such service.
     pub async fn replace_service(
@@ -143,9 +188,24 @@ impl Services {
             set.push(format!("#f{index} = :v{index}"));
         }
         let mut expression = format!("SET {}", set.join(", "));
-        if draft.registration_endpoint.is_none() {
-            names.insert("#endpoint".to_owned(), "registration_endpoint".to_owned());
-            expression.push_str(" REMOVE #endpoint");
+        // Optional fields left out of a replacement are removed.
+        let absent: Vec<&str> = [
+            (
+                "registration_endpoint",
+                draft.registration_endpoint.is_none(),
+            ),
+            ("revocation_endpoint", draft.revocation_endpoint.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        for (index, name) in absent.iter().enumerate() {
+            names.insert(format!("#absent{index}"), (*name).to_owned());
+        }
+        if !absent.is_empty() {
+            let placeholders: Vec<String> =
+                (0..absent.len()).map(|i| format!("#absent{i}")).collect();
+            expression.push_str(&format!(" REMOVE {}", placeholders.join(", ")));
         }
         let request = self
             .db

@@ -43,6 +43,11 @@ pub enum Check {
     OwnGuard,
     /// A one-time code that must be unused, with the attempt count that was read.
     UnusedCode,
+    /// The member's current-certificate guard: they hold another valid certificate (or the
+    /// one being replaced is no longer their current one).
+    CurrentCertificate,
+    /// A certificate as it was read: it changed (services, status) in the meantime.
+    CertificateVersion,
     /// An item with a fresh id (order, log entry, message, confirmation): a collision is a
     /// bug, not bad input.
     NewItem,

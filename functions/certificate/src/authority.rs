@@ -1,0 +1,210 @@
+//! The center's certificate authority: its key and self-signed certificate from configuration,
+//! the leaf profile of api.md, and CRLs. rcgen builds and signs (on AWS-LC, the one crypto
+//! library of the project); x509-parser reads what others send or configure. No DER is
+//! written by hand.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, RevocationReason as CrlReason,
+    RevokedCertParams, SanType, SerialNumber,
+};
+use shared::AppError;
+use shared::domain::certificate::RevocationReason;
+use shared::ids::Serial;
+use shared::store::certificates::RevokedEntry;
+use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::ParsedExtension;
+
+/// The `UID` attribute (RFC 4519): the member id in a leaf's subject.
+const USER_ID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
+
+/// How long a new CA certificate is valid (`make keys`, `make dev`).
+const CA_VALIDITY: Duration = Duration::days(10 * 365);
+
+pub struct Authority {
+    issuer: Issuer<'static, KeyPair>,
+    certificate_pem: String,
+    /// The CA certificate's subject key identifier.
+    key_id: Vec<u8>,
+    crl_url: String,
+}
+
+/// Who a leaf is for: the member's id, name and e-mail.
+pub struct Holder<'a> {
+    pub member_id: &'a str,
+    pub name: Option<&'a str>,
+    pub email: &'a str,
+}
+
+impl Authority {
+    /// The CA from its P-256 key (PKCS#8 PEM) and its certificate (PEM), checked to be a CA
+    /// that may sign certificates and CRLs, has a subject key identifier and matches the key.
+    /// Leaves name `crl_url` as their CRL distribution point.
+    pub fn new(key_pem: &str, certificate_pem: &str, crl_url: String) -> Result<Self, String> {
+        let key = KeyPair::from_pem(key_pem)
+            .map_err(|_| "the CA key is not a PKCS#8 PEM private key".to_owned())?;
+        if key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+            return Err("the CA key must be an ECDSA P-256 key".to_owned());
+        }
+        let pem = pem::parse(certificate_pem)
+            .ok()
+            .filter(|p| p.tag() == "CERTIFICATE")
+            .ok_or("the CA certificate is not a PEM certificate")?;
+        let (rest, ca) = x509_parser::parse_x509_certificate(pem.contents())
+            .map_err(|e| format!("the CA certificate does not parse: {e}"))?;
+        if !rest.is_empty() {
+            return Err("the CA certificate has trailing bytes".to_owned());
+        }
+        let is_ca = ca
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|bc| bc.critical && bc.value.ca);
+        let may_sign = ca
+            .key_usage()
+            .ok()
+            .flatten()
+            .is_some_and(|ku| ku.value.key_cert_sign() && ku.value.crl_sign());
+        let key_id = ca
+            .iter_extensions()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+                _ => None,
+            });
+        let Some(key_id) = key_id.filter(|_| is_ca && may_sign) else {
+            return Err("the CA certificate needs critical CA:TRUE, keyCertSign and cRLSign, and a subject key identifier".to_owned());
+        };
+        if ca.public_key().subject_public_key.data.as_ref() != key.der_bytes() {
+            return Err("the CA certificate is not the CA key's".to_owned());
+        }
+        // From the certificate: its subject becomes every leaf's issuer, and its subject key
+        // identifier every authority key identifier (leaves and CRLs).
+        let issuer = Issuer::from_ca_cert_pem(certificate_pem, key)
+            .map_err(|e| format!("the CA certificate cannot issue: {e}"))?;
+        Ok(Self {
+            issuer,
+            certificate_pem: certificate_pem.trim().to_owned() + "\n",
+            key_id,
+            crl_url,
+        })
+    }
+
+    /// A new CA: a P-256 key (PKCS#8 PEM) and its self-signed certificate (PEM), for `make
+    /// dev`, the tests and `make keys`.
+    pub fn generate(now: OffsetDateTime) -> Result<(String, String), String> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Membership Center");
+        params.distinguished_name.push(
+            DnType::CommonName,
+            "Membership Center Common Certificate CA",
+        );
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.key_identifier_method = KeyIdMethod::Sha256;
+        params.serial_number = Some(SerialNumber::from_slice(&Serial::generate().octets()));
+        let (not_before, not_after) = shared::domain::certificate::validity(now, CA_VALIDITY);
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let certificate = params.self_signed(&key).map_err(|e| e.to_string())?;
+        Ok((key.serialize_pem(), certificate.pem()))
+    }
+
+    pub fn certificate_pem(&self) -> &str {
+        &self.certificate_pem
+    }
+
+    /// A leaf of api.md's profile for `key`: nothing of a CSR but its public key is used.
+    pub fn issue(
+        &self,
+        holder: &Holder<'_>,
+        key: &(impl PublicKeyData + ?Sized),
+        serial: &Serial,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<String, AppError> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CustomDnType(USER_ID.to_vec()), holder.member_id);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, holder.name.unwrap_or(holder.member_id));
+        // An rfc822Name is IA5 (ASCII); an internationalised address cannot be one, and the
+        // certificate then names the member by its subject alone.
+        if let Ok(email) = holder.email.to_owned().try_into() {
+            params.subject_alt_names = vec![SanType::Rfc822Name(email)];
+        }
+        params.serial_number = Some(SerialNumber::from_slice(&serial.octets()));
+        params.not_before = not_before;
+        params.not_after = not_after;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.key_identifier_method = KeyIdMethod::Sha256;
+        params.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![self.crl_url.clone()],
+        }];
+        params
+            .signed_by(&key, &self.issuer)
+            .map(|certificate| certificate.pem())
+            .map_err(|e| AppError::internal(format!("signing a certificate: {e}")))
+    }
+
+    /// A CRL (DER) listing `entries`, numbered `number`, valid from `now` for `lifetime`.
+    pub fn crl(
+        &self,
+        entries: &[RevokedEntry],
+        number: u64,
+        now: OffsetDateTime,
+        lifetime: Duration,
+    ) -> Result<Vec<u8>, AppError> {
+        let revoked_certs = entries
+            .iter()
+            .map(|entry| {
+                let revocation_time = OffsetDateTime::parse(
+                    &entry.revoked_at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|_| AppError::internal("a revocation time is not RFC 3339"))?;
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&entry.serial.octets()),
+                    revocation_time,
+                    reason_code: Some(crl_reason(entry.reason)),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + lifetime,
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            // The CA certificate's own identifier, so the CRL's AKI equals the CA's SKI.
+            key_identifier_method: KeyIdMethod::PreSpecified(self.key_id.clone()),
+        };
+        params
+            .signed_by(&self.issuer)
+            .map(|crl| crl.der().to_vec())
+            .map_err(|e| AppError::internal(format!("signing the CRL: {e}")))
+    }
+}
+
+fn crl_reason(reason: RevocationReason) -> CrlReason {
+    match reason {
+        RevocationReason::Unspecified => CrlReason::Unspecified,
+        RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
+        RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
+        RevocationReason::Superseded => CrlReason::Superseded,
+        RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
+        RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
+    }
+}

@@ -1,0 +1,151 @@
+//! The common certificate (seed 003, Figs. 3–9, P1–P24, S1–S20): the center's certificate
+//! authority issues each member one X.509 certificate that every service can check, with the
+//! list of services it is valid for; services add and remove themselves, members and listed
+//! services revoke, and the CA publishes a CRL and notifies each listed service (through the
+//! outbox and the notifier function).
+//!
+//! | route | who |
+//! |---|---|
+//! | `POST /v1/certificates` | the member (session), for a service they hold |
+//! | `GET /v1/me/certificates` | the member |
+//! | `GET /v1/certificates/{serial}/services/{service_id}` | any service (the P21 check) |
+//! | `PUT /v1/certificates/{serial}/services/{service_id}` | that service |
+//! | `DELETE /v1/certificates/{serial}/services/{service_id}` | that service, or the member |
+//! | `GET /v1/certificates/{serial}/services` | a service in the serial's list (P36–P37) |
+//! | `DELETE /v1/certificates/{serial}` | the member, or a service in its list |
+//! | `GET /v1/ca.pem`, `GET /v1/crl` | anyone |
+
+pub mod authority;
+mod crl;
+pub mod csr;
+mod issue;
+mod mine;
+mod notices;
+mod revoke;
+mod services;
+
+use aws_config::SdkConfig;
+use lambda_http::{Body, Request, Response};
+use shared::AppError;
+use shared::auth::ServiceAuth;
+use shared::clock::Clock;
+use shared::config::{ConfigError, Env, TableNames};
+use shared::crypto::session::{SessionClaims, SessionVerifier};
+use shared::http::{self, RouteKey};
+use shared::ids::{MemberId, Serial};
+use shared::lambda::HttpFunction;
+use shared::store::{Certificates, Db, Members, Outbox, Services};
+
+use crate::authority::Authority;
+
+pub struct State {
+    members: Members,
+    services: Services,
+    certificates: Certificates,
+    outbox: Outbox,
+    authority: Authority,
+    sessions: SessionVerifier,
+    service_auth: ServiceAuth,
+    /// How long a new certificate is valid.
+    validity: time::Duration,
+    crl: crl::CrlCache,
+    clock: Clock,
+}
+
+impl HttpFunction for State {
+    const ROUTES: &'static [RouteKey] = &[
+        "POST /v1/certificates",
+        "GET /v1/me/certificates",
+        "GET /v1/certificates/{serial}/services/{service_id}",
+        "PUT /v1/certificates/{serial}/services/{service_id}",
+        "DELETE /v1/certificates/{serial}/services/{service_id}",
+        "GET /v1/certificates/{serial}/services",
+        "DELETE /v1/certificates/{serial}",
+        "GET /v1/ca.pem",
+        "GET /v1/crl",
+    ];
+
+    async fn from_env(env: &Env, sdk: &SdkConfig, clock: Clock) -> Result<Self, ConfigError> {
+        let invalid = |name: &str, reason: String| ConfigError::Invalid {
+            name: name.to_owned(),
+            reason,
+        };
+        let base_url = env
+            .require("PUBLIC_BASE_URL")?
+            .trim_end_matches('/')
+            .to_owned();
+        let authority = Authority::new(
+            env.secret(sdk, "CA_KEY").await?.expose(),
+            env.secret(sdk, "CA_CERTIFICATE").await?.expose(),
+            format!("{base_url}/v1/crl"),
+        )
+        .map_err(|reason| invalid("CA_KEY / CA_CERTIFICATE", reason))?;
+        let validity_days: i64 = env.number_or("CERTIFICATE_VALIDITY_DAYS", 365)?;
+        if !(1..=825).contains(&validity_days) {
+            return Err(invalid(
+                "CERTIFICATE_VALIDITY_DAYS",
+                "must be 1 to 825 days".to_owned(),
+            ));
+        }
+        let db = Db::new(sdk);
+        let tables = TableNames::from_env(env)?;
+        db.warm_up(&tables.certificates).await;
+        let services = Services::new(&db, &tables);
+        Ok(Self {
+            members: Members::new(&db, &tables),
+            service_auth: ServiceAuth::new(services.clone()),
+            services,
+            certificates: Certificates::new(&db, &tables),
+            outbox: Outbox::new(&db, &tables),
+            authority,
+            sessions: SessionVerifier::from_env(env, None)?,
+            validity: time::Duration::days(validity_days),
+            crl: crl::CrlCache::default(),
+            clock,
+        })
+    }
+
+    async fn handle(&self, route: RouteKey, req: Request) -> Result<Response<Body>, AppError> {
+        match route {
+            "POST /v1/certificates" => issue::issue(self, &req).await,
+            "GET /v1/me/certificates" => mine::list(self, &req).await,
+            "GET /v1/certificates/{serial}/services/{service_id}" => {
+                services::check(self, &req).await
+            }
+            "PUT /v1/certificates/{serial}/services/{service_id}" => {
+                services::add(self, &req).await
+            }
+            "DELETE /v1/certificates/{serial}/services/{service_id}" => {
+                services::remove(self, &req).await
+            }
+            "GET /v1/certificates/{serial}/services" => services::list(self, &req).await,
+            "DELETE /v1/certificates/{serial}" => revoke::revoke(self, &req).await,
+            "GET /v1/ca.pem" => crl::ca_certificate(self),
+            "GET /v1/crl" => crl::crl(self).await,
+            other => Err(AppError::internal(format!("route {other} has no handler"))),
+        }
+    }
+}
+
+impl State {
+    /// The signed-in member of a request.
+    fn member(&self, req: &Request) -> Result<(MemberId, SessionClaims), AppError> {
+        shared::auth::require_member(req, &self.sessions, self.clock.now())
+    }
+}
+
+/// The `{serial}` of a path: 400 when it is not a serial's spelling (lowercase hex).
+fn path_serial(req: &Request) -> Result<Serial, AppError> {
+    Serial::parse(&http::path_param(req, "serial")?).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_serial",
+            "A serial is lowercase hexadecimal without leading zeros.",
+        )
+    })
+}
+
+/// Unknown serials, other members' serials and serials a caller may not see all answer the
+/// same: serials are not to be enumerated.
+fn certificate_not_found() -> AppError {
+    AppError::not_found("certificate_not_found", "There is no such certificate.")
+}

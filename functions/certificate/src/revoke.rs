@@ -1,0 +1,89 @@
+//! Invalidate (P11–P15, S9–S10): the member, or a service the certificate lists, revokes it.
+//! One transaction marks it revoked (time, reason, its entry in the CRL index), deletes every
+//! available-service item, releases the member's current-certificate guard and writes one
+//! notice per listed service that has a `revocation_endpoint`. Of parallel revocations one
+//! commits; the others find it revoked and answer 404, so there is one set of notices.
+
+use lambda_http::{Body, Request, Response};
+use shared::domain::certificate::{CertificateRecord, RevocationReason};
+use shared::ids::{MemberId, ServiceId};
+use shared::store::tx::Check;
+use shared::{AppError, auth, clock, http};
+
+use crate::{State, certificate_not_found, notices, path_serial};
+
+const ATTEMPTS: usize = 8;
+
+enum Revoker {
+    Member(MemberId),
+    Service(ServiceId),
+}
+
+impl Revoker {
+    /// A member may revoke their own certificate; a service one that lists it.
+    fn may_revoke(&self, record: &CertificateRecord) -> bool {
+        match self {
+            Self::Member(member) => record.member_id == *member,
+            Self::Service(service) => record.lists(service),
+        }
+    }
+}
+
+/// `?reason=` names an RFC 5280 reason; `unspecified` when absent.
+fn reason(req: &Request) -> Result<RevocationReason, AppError> {
+    let Some(name) = http::query_param(req, "reason") else {
+        return Ok(RevocationReason::Unspecified);
+    };
+    serde_json::from_value(serde_json::Value::String(name)).map_err(|_| {
+        AppError::invalid(vec![shared::error::FieldProblem::new(
+            "reason",
+            format!("must be one of {}", RevocationReason::NAMES.join(", ")),
+        )])
+    })
+}
+
+pub async fn revoke(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    let revoker = if auth::bearer_token(req).is_some() {
+        Revoker::Member(state.member(req)?.0)
+    } else {
+        Revoker::Service(
+            state
+                .service_auth
+                .require(req, now)
+                .await?
+                .service
+                .service_id,
+        )
+    };
+    let serial = path_serial(req)?;
+    let reason = reason(req)?;
+    let revoked_at = clock::rfc3339(now.replace_nanosecond(0).unwrap_or(now));
+    for _ in 0..ATTEMPTS {
+        // Revoked, expired, unknown and someone else's all look the same.
+        let record = state
+            .certificates
+            .certificate(&serial)
+            .await?
+            .filter(|r| r.is_valid_at(now) && revoker.may_revoke(r))
+            .ok_or_else(certificate_not_found)?;
+        let notices = notices::for_revocation(state, &record, reason, &revoked_at).await?;
+        match state
+            .certificates
+            .revoke(&record, reason, &revoked_at, notices)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(serial = %serial, reason = reason.as_str(), "certificate revoked");
+                return Ok(http::no_content());
+            }
+            // Changed meanwhile (a service added or removed, or revoked by another request):
+            // read again; a revoked one then answers 404.
+            Err(failure) if failure.failed(Check::CertificateVersion).is_some() => continue,
+            Err(failure) => return Err(failure.unexpected()),
+        }
+    }
+    Err(AppError::Unavailable(
+        "a certificate kept changing under concurrent updates".into(),
+    ))
+}

@@ -1,0 +1,232 @@
+//! A certificate's available services (Fig. 6): the P21 check, adding a service (P3–P6,
+//! S11–S19), prohibiting one (S20), and the list a portal service composes its page from
+//! (P36–P37).
+//!
+//! Changes are transactions conditional on the certificate as read; one that lost a race is
+//! read again and retried, so parallel additions and removals all land, and one racing a
+//! revocation fails instead of leaving a service item on a revoked certificate.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::auth;
+use shared::domain::certificate::{CertificateRecord, MAX_SERVICES};
+use shared::ids::{MemberId, ServiceId};
+use shared::store::tx::{Check, TxError};
+use shared::{AppError, clock, http};
+
+use crate::{State, certificate_not_found, path_serial};
+
+/// Attempts at a change that keeps losing races to other changes of one certificate.
+const ATTEMPTS: usize = 8;
+
+#[derive(Serialize)]
+struct Valid {
+    valid: bool,
+}
+
+#[derive(Serialize)]
+struct ServiceList<'a> {
+    services: &'a [ServiceId],
+}
+
+/// A `{service_id}` of a path; `None` if it cannot name a service.
+fn path_service(req: &Request) -> Result<Option<ServiceId>, AppError> {
+    Ok(ServiceId::parse(&http::path_param(req, "service_id")?))
+}
+
+fn not_your_service() -> AppError {
+    AppError::forbidden(
+        "not_your_service",
+        "A service may add or remove only itself.",
+    )
+}
+
+fn not_valid() -> AppError {
+    AppError::conflict(
+        "certificate_not_valid",
+        "The certificate is revoked or expired.",
+    )
+}
+
+/// P21: is the serial valid for this service? One read (the caller's own record is
+/// remembered): the service item exists exactly while the certificate lists the service
+/// and is not revoked, and it carries the expiry.
+pub async fn check(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    state.service_auth.require(req, now).await?;
+    let serial = path_serial(req)?;
+    let valid = match path_service(req)? {
+        Some(service) => {
+            state
+                .certificates
+                .is_valid_for(&serial, &service, &clock::rfc3339(now))
+                .await?
+        }
+        None => false,
+    };
+    http::json(StatusCode::OK, &Valid { valid })
+}
+
+/// P3–P6: the service, having authenticated the member its own way, adds itself.
+pub async fn add(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    let caller = state.service_auth.require(req, now).await?;
+    let serial = path_serial(req)?;
+    let service = path_service(req)?
+        .filter(|s| *s == caller.service.service_id)
+        .ok_or_else(not_your_service)?;
+    for _ in 0..ATTEMPTS {
+        let record = state
+            .certificates
+            .certificate(&serial)
+            .await?
+            .ok_or_else(certificate_not_found)?;
+        if !record.is_valid_at(now) {
+            return Err(not_valid());
+        }
+        if record.lists(&service) {
+            return http::json(
+                StatusCode::OK,
+                &ServiceList {
+                    services: &record.services,
+                },
+            );
+        }
+        if record.services.len() >= MAX_SERVICES {
+            return Err(AppError::conflict(
+                "service_limit_reached",
+                format!("A certificate lists at most {MAX_SERVICES} services."),
+            ));
+        }
+        match state
+            .certificates
+            .add_service(&record, &service, &clock::rfc3339(now))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(serial = %serial, service_id = %service, "service added");
+                let mut services = record.services;
+                services.push(service);
+                return http::json(
+                    StatusCode::OK,
+                    &ServiceList {
+                        services: &services,
+                    },
+                );
+            }
+            Err(failure) => retry_or_fail(failure)?,
+        }
+    }
+    Err(busy())
+}
+
+/// Who may remove a service: that service (HTTP Basic), or the member (session).
+enum Remover {
+    Service(ServiceId),
+    Member(MemberId),
+}
+
+/// S20: the service, or the member, prohibits the service on this certificate.
+pub async fn remove(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    let remover = if auth::bearer_token(req).is_some() {
+        Remover::Member(state.member(req)?.0)
+    } else {
+        Remover::Service(
+            state
+                .service_auth
+                .require(req, now)
+                .await?
+                .service
+                .service_id,
+        )
+    };
+    let serial = path_serial(req)?;
+    let service = path_service(req)?;
+    if let Remover::Service(caller) = &remover
+        && service.as_ref() != Some(caller)
+    {
+        return Err(not_your_service());
+    }
+    for _ in 0..ATTEMPTS {
+        let record = state
+            .certificates
+            .certificate(&serial)
+            .await?
+            .filter(|r| visible_to_member(r, &remover))
+            .ok_or_else(certificate_not_found)?;
+        if !record.is_valid_at(now) {
+            return Err(not_valid());
+        }
+        // Removing what is not listed leaves the list as it is (DELETE is idempotent).
+        let Some(service) = service.as_ref().filter(|s| record.lists(s)) else {
+            return http::json(
+                StatusCode::OK,
+                &ServiceList {
+                    services: &record.services,
+                },
+            );
+        };
+        match state.certificates.remove_service(&record, service).await {
+            Ok(()) => {
+                tracing::info!(serial = %serial, service_id = %service, "service removed");
+                let services: Vec<ServiceId> = record
+                    .services
+                    .into_iter()
+                    .filter(|s| s != service)
+                    .collect();
+                return http::json(
+                    StatusCode::OK,
+                    &ServiceList {
+                        services: &services,
+                    },
+                );
+            }
+            Err(failure) => retry_or_fail(failure)?,
+        }
+    }
+    Err(busy())
+}
+
+/// A member sees only their own certificates; a service may name any serial.
+fn visible_to_member(record: &CertificateRecord, remover: &Remover) -> bool {
+    match remover {
+        Remover::Member(member) => record.member_id == *member,
+        Remover::Service(_) => true,
+    }
+}
+
+/// P36–P37: the serial's services, for a service the serial lists; 404 for anyone else and
+/// for unknown, revoked or expired serials.
+pub async fn list(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    let caller = state.service_auth.require(req, now).await?;
+    let serial = path_serial(req)?;
+    let record = state
+        .certificates
+        .certificate(&serial)
+        .await?
+        .filter(|r| r.is_valid_at(now) && r.lists(&caller.service.service_id))
+        .ok_or_else(certificate_not_found)?;
+    http::json(
+        StatusCode::OK,
+        &ServiceList {
+            services: &record.services,
+        },
+    )
+}
+
+/// A change that lost to another change of the certificate is retried (after a fresh read);
+/// any other failure ends the request.
+fn retry_or_fail(failure: TxError) -> Result<(), AppError> {
+    if failure.failed(Check::CertificateVersion).is_some() {
+        Ok(())
+    } else {
+        Err(failure.unexpected())
+    }
+}
+
+fn busy() -> AppError {
+    AppError::Unavailable("a certificate kept changing under concurrent updates".into())
+}

@@ -1,0 +1,185 @@
+//! The notifier: every revocation notice written to the outbox is POSTed to the service's
+//! `revocation_endpoint` as a JWT signed with the center's key (`Content-Type:
+//! application/jwt`; the key is in the JWKS), at least once. The receiver drops duplicates by
+//! `notice_id`, which is the same on every retry.
+//!
+//! On AWS the Outbox table's stream invokes this function with new notices (the template's
+//! filter passes only `channel = "notice"`); each is tried a few times with growing waits,
+//! and one that still fails is reported as a batch item failure, so Lambda retries it and
+//! finally puts it in the dead-letter queue. Locally the API polls the `pending` index and
+//! calls `deliver_due`, which spaces attempts by the stored backoff instead. Logs name notices
+//! by id and service only.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Serialize;
+use shared::AppError;
+use shared::clock::{self, Clock};
+use shared::config::{ConfigError, Env, TableNames};
+use shared::crypto::session::SessionIssuer;
+use shared::domain::certificate::RevocationNotice;
+use shared::store::outbox::{PendingNotice, is_mail};
+use shared::store::{Db, Outbox};
+
+/// How long one delivery may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts within one invocation on AWS, with waits of 1 s, 2 s, … between them.
+const ATTEMPTS_PER_INVOCATION: u32 = 3;
+/// Locally: attempts before a notice is given up (the dead-letter queue's counterpart).
+pub const GIVE_UP_AFTER: u32 = 8;
+
+/// The signed body: api.md's notice, plus who signed it, for whom and when.
+#[derive(Serialize)]
+struct NoticeClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    #[serde(flatten)]
+    notice: &'a RevocationNotice,
+}
+
+pub struct State {
+    outbox: Outbox,
+    signer: SessionIssuer,
+    http: reqwest::Client,
+    clock: Clock,
+}
+
+impl State {
+    pub async fn from_env(env: &Env, sdk: &SdkConfig, clock: Clock) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            // A notice goes to the registered endpoint and nowhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                name: "HTTP client".to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            outbox: Outbox::new(&Db::new(sdk), &TableNames::from_env(env)?),
+            signer: SessionIssuer::from_env(env, sdk).await?,
+            http,
+            clock,
+        })
+    }
+
+    /// One POST of one notice; a non-2xx answer is a failure.
+    async fn post(&self, pending: &PendingNotice) -> Result<(), String> {
+        let claims = NoticeClaims {
+            iss: self.signer.issuer(),
+            aud: pending.notice.service_id.as_str(),
+            iat: self.clock.now().unix_timestamp(),
+            notice: &pending.notice,
+        };
+        let token = self.signer.sign(&claims).map_err(|e| e.to_string())?;
+        let response = self
+            .http
+            .post(&pending.endpoint)
+            .header("content-type", "application/jwt")
+            .body(token)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", without_url(&e)))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {}", response.status().as_u16()))
+        }
+    }
+
+    async fn delivered(&self, pending: &PendingNotice) -> Result<(), AppError> {
+        self.outbox
+            .mark_delivered(&pending.notice.notice_id, &clock::rfc3339(self.clock.now()))
+            .await?;
+        tracing::info!(notice_id = %pending.notice.notice_id, service_id = %pending.notice.service_id, "notice delivered");
+        Ok(())
+    }
+
+    /// The AWS path: a few attempts with growing waits, then an error (Lambda retries).
+    pub async fn deliver(&self, pending: &PendingNotice) -> Result<(), AppError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS_PER_INVOCATION {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+            }
+            match self.post(pending).await {
+                Ok(()) => return self.delivered(pending).await,
+                Err(reason) => last = reason,
+            }
+        }
+        Err(AppError::internal(format!(
+            "notice {} to {}: {last}",
+            pending.notice.notice_id, pending.notice.service_id
+        )))
+    }
+
+    /// The local path: one attempt at each notice that is due; a failure is recorded with the
+    /// time of the next attempt (2^attempts seconds later, at most an hour). Returns how many
+    /// were delivered.
+    pub async fn deliver_due(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let mut delivered = 0;
+        for pending in self.outbox.due_notices(now, 25).await? {
+            match self.post(&pending).await {
+                Ok(()) => {
+                    self.delivered(&pending).await?;
+                    delivered += 1;
+                }
+                Err(reason) => {
+                    tracing::warn!(notice_id = %pending.notice.notice_id, service_id = %pending.notice.service_id, %reason, attempts = pending.attempts + 1, "notice not delivered");
+                    let wait = 1i64 << pending.attempts.min(12);
+                    self.outbox
+                        .delivery_failed(
+                            &pending,
+                            now.unix_timestamp() + wait.min(3600),
+                            GIVE_UP_AFTER,
+                            &clock::rfc3339(now),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+/// A reqwest error without the URL (an endpoint may carry a token in its query).
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    kind.to_owned()
+}
+
+/// Handles a batch of stream records: delivers each inserted notice, and reports the records
+/// that failed so only those are retried.
+pub async fn handle(state: &State, event: Event) -> DynamoDbEventResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        if record.event_name != "INSERT" || is_mail(&record.change.new_image) {
+            continue;
+        }
+        let sequence = record.change.sequence_number.clone();
+        let outcome = match PendingNotice::from_item(record.change.new_image) {
+            Ok(pending) => state.deliver(&pending).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = outcome {
+            error.log();
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence;
+            failures.push(failure);
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures;
+    response
+}

@@ -1,0 +1,415 @@
+//! Common certificates (Certificates table): the certificate record of Fig. 5 with its service
+//! list, one item per available service (Fig. 6), the member's current-certificate guard and
+//! the CRL number.
+//!
+//! The record's `services` list and the service items always agree: every write that changes
+//! either is one transaction conditional on the record's `version` as it was read, so a
+//! revocation racing an addition either sees the addition or makes it fail (and the caller
+//! reads again). The P21 check then needs one read: the service item exists, and has not
+//! expired, exactly when the certificate is valid for that service.
+
+use serde::{Deserialize, Serialize};
+
+use super::tx::{Check, Expr, TxError, Write};
+use super::{Db, Item, Keyed, from_item, from_keyed, n, s, update_if};
+use crate::config::TableNames;
+use crate::domain::certificate::{CertificateRecord, RevocationReason};
+use crate::error::AppError;
+use crate::ids::{MemberId, Serial, ServiceId};
+use crate::keys;
+
+#[derive(Clone, Debug)]
+pub struct Certificates {
+    db: Db,
+    table: String,
+}
+
+/// The certificate item: the record, plus the index keys (`by_member`; `revoked` once revoked).
+#[derive(Serialize, Deserialize)]
+struct CertificateItem {
+    #[serde(flatten)]
+    record: CertificateRecord,
+    member_pk: String,
+    member_sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crl_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crl_sk: Option<String>,
+}
+
+/// One available service (Fig. 6), in the `by_service` index.
+#[derive(Serialize, Deserialize)]
+struct ServiceItem {
+    serial: Serial,
+    service_id: ServiceId,
+    added_at: String,
+    /// The certificate's expiry, so the check needs no second read.
+    not_after: String,
+    service_pk: String,
+    service_sk: String,
+}
+
+/// The member's current certificate.
+#[derive(Serialize, Deserialize)]
+struct CurrentItem {
+    serial: Serial,
+    not_after: String,
+}
+
+/// One line of the CRL.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct RevokedEntry {
+    pub serial: Serial,
+    pub revoked_at: String,
+    #[serde(default = "unspecified")]
+    pub reason: RevocationReason,
+}
+
+fn unspecified() -> RevocationReason {
+    RevocationReason::Unspecified
+}
+
+/// What the current-certificate guard must be for an issue to go ahead.
+pub enum Current<'a> {
+    /// No valid certificate: no guard, or one naming a certificate expired by `now`.
+    NoneValid { now: &'a str },
+    /// Replacing this one (revoked in the same transaction).
+    Replacing(&'a CertificateRecord),
+}
+
+impl Certificates {
+    pub fn new(db: &Db, tables: &TableNames) -> Self {
+        Self {
+            db: db.clone(),
+            table: tables.certificates.clone(),
+        }
+    }
+
+    pub async fn certificate(
+        &self,
+        serial: &Serial,
+    ) -> Result<Option<CertificateRecord>, AppError> {
+        let item: Option<CertificateItem> =
+            from_item(self.db.read(&self.table, keys::certificate(serial)).await?)?;
+        Ok(item.map(|i| i.record))
+    }
+
+    /// The serial of the member's current certificate (it may have expired since).
+    pub async fn current_serial(&self, member: &MemberId) -> Result<Option<Serial>, AppError> {
+        let current: Option<CurrentItem> = from_keyed(
+            self.db
+                .read(&self.table, keys::current_certificate(member))
+                .await?,
+        )?;
+        Ok(current.map(|c| c.serial))
+    }
+
+    /// The P21 check, one read: whether `serial` is valid for `service` at `now`.
+    pub async fn is_valid_for(
+        &self,
+        serial: &Serial,
+        service: &ServiceId,
+        now: &str,
+    ) -> Result<bool, AppError> {
+        let item: Option<ServiceItem> = from_item(
+            self.db
+                .read(&self.table, keys::certificate_service(serial, service))
+                .await?,
+        )?;
+        // RFC 3339 UTC with whole seconds compares as text in time order.
+        Ok(item.is_some_and(|i| now < i.not_after.as_str()))
+    }
+
+    /// A member's certificates, oldest first (the `by_member` index: it may lag a write by
+    /// a moment).
+    pub async fn of_member(&self, member: &MemberId) -> Result<Vec<CertificateRecord>, AppError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .db
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by_member")
+                .key_condition_expression("member_pk = :member")
+                .expression_attribute_values(":member", s(keys::member_certificates(member)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                records.push(serde_dynamo::from_item::<_, CertificateItem>(item)?.record);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    fn certificate_item(&self, record: &CertificateRecord) -> Result<Item, AppError> {
+        let key = keys::certificate(&record.serial);
+        Keyed::item(
+            key,
+            CertificateItem {
+                record: record.clone(),
+                member_pk: keys::member_certificates(&record.member_id),
+                member_sk: format!("CERT#{}#{}", record.issued_at, record.serial),
+                crl_pk: None,
+                crl_sk: None,
+            },
+        )
+    }
+
+    fn service_put(
+        &self,
+        record: &CertificateRecord,
+        service: &ServiceId,
+        now: &str,
+    ) -> Result<Write, AppError> {
+        let key = keys::certificate_service(&record.serial, service);
+        Write::put_new(
+            Check::NewItem,
+            &self.table,
+            Keyed::item(
+                key,
+                ServiceItem {
+                    serial: record.serial.clone(),
+                    service_id: service.clone(),
+                    added_at: now.to_owned(),
+                    not_after: record.not_after.clone(),
+                    service_pk: keys::service_certificates(service),
+                    service_sk: format!("CERT#{}", record.serial),
+                },
+            )?,
+        )
+    }
+
+    fn service_delete(&self, serial: &Serial, service: &ServiceId) -> Result<Write, AppError> {
+        Write::delete(
+            Check::Always,
+            &self.table,
+            keys::certificate_service(serial, service),
+            None,
+            Expr::new(),
+        )
+    }
+
+    /// Issues `record` (status valid, its services listed) with one item per service and the
+    /// member's current-certificate guard, revoking the replaced certificate in the same
+    /// transaction (`extra` carries its notices). Fails with `Check::CurrentCertificate` when
+    /// the member holds a valid certificate that is not the one being replaced, and with
+    /// `Check::CertificateVersion` when the replaced one changed meanwhile.
+    pub async fn issue(
+        &self,
+        record: &CertificateRecord,
+        current: Current<'_>,
+        extra: Vec<Write>,
+    ) -> Result<(), TxError> {
+        let mut writes = vec![Write::put_new(
+            Check::NewItem,
+            &self.table,
+            self.certificate_item(record)?,
+        )?];
+        for service in &record.services {
+            writes.push(self.service_put(record, service, &record.issued_at)?);
+        }
+        let guard = Keyed::item(
+            keys::current_certificate(&record.member_id),
+            CurrentItem {
+                serial: record.serial.clone(),
+                not_after: record.not_after.clone(),
+            },
+        )?;
+        match current {
+            Current::NoneValid { now } => writes.push(Write::put(
+                Check::CurrentCertificate,
+                &self.table,
+                guard,
+                Some("attribute_not_exists(pk) OR not_after <= :now"),
+                Expr::new().value(":now", s(now)),
+            )?),
+            Current::Replacing(old) => {
+                writes.push(Write::put(
+                    Check::CurrentCertificate,
+                    &self.table,
+                    guard,
+                    Some("serial = :old"),
+                    Expr::new().value(":old", s(old.serial.as_str())),
+                )?);
+                writes.extend(self.revocation_writes(
+                    old,
+                    RevocationReason::Superseded,
+                    &record.issued_at,
+                )?);
+            }
+        }
+        writes.extend(extra);
+        self.db.transact(writes).await
+    }
+
+    /// The writes that revoke `record` as read: status, time and reason, its `revoked` index
+    /// entry, and every service item gone.
+    fn revocation_writes(
+        &self,
+        record: &CertificateRecord,
+        reason: RevocationReason,
+        now: &str,
+    ) -> Result<Vec<Write>, AppError> {
+        let mut writes = vec![Write::update(
+            Check::CertificateVersion,
+            &self.table,
+            keys::certificate(&record.serial),
+            "SET #status = :revoked, revoked_at = :now, reason = :reason, crl_pk = :crl, \
+             crl_sk = :sort, services = :none, version = version + :one",
+            Some("version = :version AND #status = :valid"),
+            Expr::new()
+                .name("#status", "status")
+                .value(":revoked", s("revoked"))
+                .value(":valid", s("valid"))
+                .value(":now", s(now))
+                .value(":reason", s(reason.as_str()))
+                .value(":crl", s(keys::CRL))
+                .value(
+                    ":sort",
+                    s(keys::crl_sort(&record.not_after, &record.serial)),
+                )
+                .value(":none", aws_sdk_dynamodb::types::AttributeValue::L(vec![]))
+                .value(":one", n(1))
+                .value(":version", n(record.version)),
+        )?];
+        for service in &record.services {
+            writes.push(self.service_delete(&record.serial, service)?);
+        }
+        Ok(writes)
+    }
+
+    /// Revokes `record` as read (with `notices` in the same transaction) and releases the
+    /// member's current-certificate guard. Fails with `Check::CertificateVersion` when the
+    /// certificate changed (or was revoked) meanwhile.
+    pub async fn revoke(
+        &self,
+        record: &CertificateRecord,
+        reason: RevocationReason,
+        now: &str,
+        notices: Vec<Write>,
+    ) -> Result<(), TxError> {
+        let mut writes = self.revocation_writes(record, reason, now)?;
+        writes.push(Write::delete(
+            Check::Always,
+            &self.table,
+            keys::current_certificate(&record.member_id),
+            Some("serial = :serial"),
+            Expr::new().value(":serial", s(record.serial.as_str())),
+        )?);
+        writes.extend(notices);
+        self.db.transact(writes).await
+    }
+
+    /// Adds `service` to the list of `record` as read.
+    pub async fn add_service(
+        &self,
+        record: &CertificateRecord,
+        service: &ServiceId,
+        now: &str,
+    ) -> Result<(), TxError> {
+        let writes = vec![
+            Write::update(
+                Check::CertificateVersion,
+                &self.table,
+                keys::certificate(&record.serial),
+                "SET services = list_append(services, :service), version = version + :one",
+                Some("version = :version AND #status = :valid"),
+                Expr::new()
+                    .name("#status", "status")
+                    .value(":valid", s("valid"))
+                    .value(
+                        ":service",
+                        aws_sdk_dynamodb::types::AttributeValue::L(vec![s(service.as_str())]),
+                    )
+                    .value(":one", n(1))
+                    .value(":version", n(record.version)),
+            )?,
+            self.service_put(record, service, now)?,
+        ];
+        self.db.transact(writes).await
+    }
+
+    /// Removes `service` from the list of `record` as read (it must list it).
+    pub async fn remove_service(
+        &self,
+        record: &CertificateRecord,
+        service: &ServiceId,
+    ) -> Result<(), TxError> {
+        let index = record
+            .services
+            .iter()
+            .position(|s| s == service)
+            .ok_or_else(|| AppError::internal("removing a service the certificate lacks"))?;
+        let writes = vec![
+            Write::update(
+                Check::CertificateVersion,
+                &self.table,
+                keys::certificate(&record.serial),
+                &format!("REMOVE services[{index}] SET version = version + :one"),
+                Some("version = :version AND #status = :valid"),
+                Expr::new()
+                    .name("#status", "status")
+                    .value(":valid", s("valid"))
+                    .value(":one", n(1))
+                    .value(":version", n(record.version)),
+            )?,
+            self.service_delete(&record.serial, service)?,
+        ];
+        self.db.transact(writes).await
+    }
+
+    /// Every revoked certificate that has not expired by `now` (the `revoked` index, read from
+    /// `now` on: expired entries are never read), in pages.
+    pub async fn revoked_unexpired(&self, now: &str) -> Result<Vec<RevokedEntry>, AppError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .db
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("revoked")
+                .key_condition_expression("crl_pk = :crl AND crl_sk > :now")
+                .expression_attribute_values(":crl", s(keys::CRL))
+                .expression_attribute_values(":now", s(now))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                entries.push(serde_dynamo::from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// The next CRL number (an atomic counter: every CRL gets a larger one).
+    pub async fn next_crl_number(&self) -> Result<u64, AppError> {
+        let request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::crl_number().into_item()))
+            .update_expression("ADD crl_number :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        let answer = update_if(request)
+            .await?
+            .ok_or_else(|| AppError::internal("the CRL number update had a condition"))?;
+        answer
+            .attributes
+            .and_then(|a| a.get("crl_number").cloned())
+            .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+            .ok_or_else(|| AppError::internal("the CRL number is not a number"))
+    }
+}

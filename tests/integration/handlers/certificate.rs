@@ -1,0 +1,152 @@
+//! `events/certificate/`: every route of the certificate function, successes and failures,
+//! handed to its handler as the Lambda runtime would.
+
+use integration_tests::{Api, stack};
+use serde_json::json;
+
+use super::{basic, event, invoke, invoke_raw, state};
+
+#[tokio::test]
+async fn issue_check_add_remove_list_revoke_and_the_public_documents() {
+    let stack = stack().await;
+    let api = Api::new(stack);
+    let state: certificate::State = state(stack, "CertificateFunction").await;
+    let holder = api.holder(json!({})).await;
+    let partner = api.create_service(json!({})).await;
+    let token = holder.token.as_str();
+    let service = holder.service.0.as_str();
+
+    invoke(
+        &state,
+        event!("certificate/issue-unauthenticated.json").with("SERVICE_ID", service),
+    )
+    .await
+    .assert_error(401, "unauthorized");
+    invoke(
+        &state,
+        event!("certificate/issue-bad-csr.json")
+            .with("SESSION_TOKEN", token)
+            .with("SERVICE_ID", service),
+    )
+    .await
+    .assert_error(422, "invalid_csr");
+    let issued = invoke(
+        &state,
+        event!("certificate/issue.json")
+            .with("SESSION_TOKEN", token)
+            .with("SERVICE_ID", service),
+    )
+    .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let serial = issued.body["serial"].as_str().unwrap().to_owned();
+    assert!(issued.body["private_key_pem"].is_string());
+    let replaced = invoke(
+        &state,
+        event!("certificate/issue-replace.json")
+            .with("SESSION_TOKEN", token)
+            .with("SERVICE_ID", service),
+    )
+    .await;
+    assert_eq!(replaced.status, 201, "{}", replaced.body);
+    let old = serial;
+    let serial = replaced.body["serial"].as_str().unwrap().to_owned();
+    assert_ne!(old, serial);
+
+    let credentials = basic(&holder.service);
+    let check = invoke(
+        &state,
+        event!("certificate/check.json")
+            .with("SERVICE_CREDENTIALS", &credentials)
+            .with("SERIAL", &serial)
+            .with("SERVICE_ID", service),
+    )
+    .await;
+    assert_eq!(check.body, json!({"valid": true}));
+    invoke(
+        &state,
+        event!("certificate/check-invalid-serial.json")
+            .with("SERVICE_CREDENTIALS", &credentials)
+            .with("SERVICE_ID", service),
+    )
+    .await
+    .assert_error(400, "invalid_serial");
+
+    let partner_credentials = basic(&partner);
+    let added = invoke(
+        &state,
+        event!("certificate/add.json")
+            .with("SERVICE_CREDENTIALS", &partner_credentials)
+            .with("SERIAL", &serial)
+            .with("SERVICE_ID", &partner.0),
+    )
+    .await;
+    assert_eq!(added.body, json!({"services": [service, partner.0]}));
+    invoke(
+        &state,
+        event!("certificate/add-for-another-service.json")
+            .with("SERVICE_CREDENTIALS", &partner_credentials)
+            .with("SERIAL", &serial)
+            .with("OTHER_SERVICE_ID", service),
+    )
+    .await
+    .assert_error(403, "not_your_service");
+    let listed = invoke(
+        &state,
+        event!("certificate/list-services.json")
+            .with("SERVICE_CREDENTIALS", &partner_credentials)
+            .with("SERIAL", &serial),
+    )
+    .await;
+    assert_eq!(listed.body, added.body);
+    let removed = invoke(
+        &state,
+        event!("certificate/remove-by-member.json")
+            .with("SESSION_TOKEN", token)
+            .with("SERIAL", &serial)
+            .with("SERVICE_ID", &partner.0),
+    )
+    .await;
+    assert_eq!(removed.body, json!({"services": [service]}));
+
+    let mine = invoke(
+        &state,
+        event!("certificate/mine.json").with("SESSION_TOKEN", token),
+    )
+    .await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(mine.body.as_array().unwrap().len(), 2, "{}", mine.body);
+
+    let revoked = invoke(
+        &state,
+        event!("certificate/revoke.json")
+            .with("SESSION_TOKEN", token)
+            .with("SERIAL", &serial),
+    )
+    .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    invoke(
+        &state,
+        event!("certificate/revoke-unknown.json").with("SESSION_TOKEN", token),
+    )
+    .await
+    .assert_error(404, "certificate_not_found");
+
+    let ca = invoke(&state, event!("certificate/ca.json")).await;
+    assert_eq!(ca.status, 200);
+    assert!(ca.html().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(ca.body, issued.body["ca_certificate_pem"]);
+}
+
+#[tokio::test]
+async fn the_crl_is_der_for_anyone() {
+    let stack = stack().await;
+    let state: certificate::State = state(stack, "CertificateFunction").await;
+    let response = invoke_raw(&state, event!("certificate/crl.json")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pkix-crl");
+    let lambda_http::Body::Binary(der) = response.body() else {
+        panic!("a CRL is binary");
+    };
+    // A DER SEQUENCE.
+    assert_eq!(der[0], 0x30);
+}

@@ -1,0 +1,319 @@
+//! The certificate authority as relying parties see it: the `openssl` binary verifies what it
+//! issues (`-x509_strict`, `-crl_check`) and makes the CSRs members would send, and a small
+//! HTTP receiver stands in for services' `revocation_endpoint`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{Api, send};
+
+/// A scratch directory for PEM files, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "pki-{}",
+            shared::crypto::random::string(shared::crypto::random::BASE32_LOWER, 12)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs openssl; returns whether it succeeded and everything it printed.
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl binary (make test installs it)");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `openssl verify -x509_strict` of `leaf` against `ca`, with `-crl_check` and the CRL when
+/// one is given (DER, as the API serves it).
+pub fn verify(
+    scratch: &Scratch,
+    ca_pem: &str,
+    leaf_pem: &str,
+    crl_der: Option<&[u8]>,
+) -> (bool, String) {
+    verify_at(scratch, ca_pem, leaf_pem, crl_der, None)
+}
+
+/// `verify` as of `at` (Unix seconds; a test that moved the stack's clock checks at its time).
+pub fn verify_at(
+    scratch: &Scratch,
+    ca_pem: &str,
+    leaf_pem: &str,
+    crl_der: Option<&[u8]>,
+    at: Option<i64>,
+) -> (bool, String) {
+    let ca = scratch.write("ca.pem", ca_pem);
+    let leaf = scratch.write("leaf.pem", leaf_pem);
+    let mut args = vec![
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        arg(&ca),
+    ];
+    let at_text = at.map(|t| t.to_string());
+    if let Some(at) = &at_text {
+        args.extend(["-attime", at.as_str()]);
+    }
+    let crl_pem;
+    if let Some(der) = crl_der {
+        crl_pem = crl_to_pem(scratch, der);
+        args.extend(["-crl_check", "-CRLfile", arg(&crl_pem)]);
+    }
+    args.push(arg(&leaf));
+    openssl(&args)
+}
+
+pub fn crl_to_pem(scratch: &Scratch, der: &[u8]) -> PathBuf {
+    let input = scratch.write("crl.der", der);
+    let output = scratch.path("crl.pem");
+    let (ok, text) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        arg(&input),
+        "-out",
+        arg(&output),
+    ]);
+    assert!(ok, "the CRL does not parse: {text}");
+    output
+}
+
+/// `openssl crl -text` of a DER CRL.
+pub fn crl_text(scratch: &Scratch, der: &[u8]) -> String {
+    let pem = crl_to_pem(scratch, der);
+    let (ok, text) = openssl(&["crl", "-in", arg(&pem), "-noout", "-text"]);
+    assert!(ok, "{text}");
+    text
+}
+
+/// `openssl x509 -text` of a PEM certificate.
+pub fn certificate_text(scratch: &Scratch, pem: &str) -> String {
+    let path = scratch.write("cert.pem", pem);
+    let (ok, text) = openssl(&["x509", "-in", arg(&path), "-noout", "-text"]);
+    assert!(ok, "{text}");
+    text
+}
+
+/// A new key and a CSR for it, made by openssl: `key` is what `-newkey` takes (`ec`, `rsa:2048`,
+/// `ed25519`, ...) with `options` (`-pkeyopt ec_paramgen_curve:P-256`), and `extra` more
+/// arguments for `req` (e.g. `-addext basicConstraints=critical,CA:TRUE`).
+pub fn csr(scratch: &Scratch, key: &str, options: &[&str], extra: &[&str]) -> String {
+    let key_path = scratch.path("member.key");
+    let csr_path = scratch.path("member.csr");
+    let mut args = vec!["req", "-new", "-newkey", key];
+    args.extend(options);
+    args.extend([
+        "-nodes",
+        "-keyout",
+        arg(&key_path),
+        "-subj",
+        "/CN=requested",
+        "-out",
+        arg(&csr_path),
+    ]);
+    args.extend(extra);
+    let (ok, text) = openssl(&args);
+    assert!(ok, "openssl req: {text}");
+    std::fs::read_to_string(csr_path).unwrap()
+}
+
+/// A member at a service, signed in: what a certificate is issued to.
+pub struct Holder {
+    pub service: (String, String),
+    pub member_id: String,
+    pub token: String,
+}
+
+impl Api<'_> {
+    /// A service (with `changes`), a member registered there, and their session.
+    pub async fn holder(&self, changes: Value) -> Holder {
+        let service = self.create_service(changes).await;
+        let email = crate::unique_email("holder");
+        let member_id = self
+            .new_member(&service, &email, "correct horse battery")
+            .await;
+        let token = self
+            .token(Some(&member_id), "correct horse battery", None)
+            .await;
+        Holder {
+            service,
+            member_id,
+            token,
+        }
+    }
+
+    /// `POST /v1/certificates` for the holder's service with `extra` fields.
+    pub async fn issue(&self, holder: &Holder, extra: Value) -> (reqwest::StatusCode, Value) {
+        let mut body = json!({"service_id": holder.service.0});
+        crate::merge(&mut body, extra);
+        send(
+            self.as_member(Method::POST, "/v1/certificates", &holder.token)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The P21 check by `service`.
+    pub async fn is_valid_for(&self, serial: &str, service: &(String, String)) -> bool {
+        let (status, answer) = send(
+            self.request(
+                Method::GET,
+                &format!("/v1/certificates/{serial}/services/{}", service.0),
+            )
+            .basic_auth(&service.0, Some(&service.1)),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        answer["valid"].as_bool().unwrap()
+    }
+
+    /// The current CRL (DER).
+    pub async fn crl(&self) -> Vec<u8> {
+        let response = self.request(Method::GET, "/v1/crl").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/pkix-crl");
+        response.bytes().await.unwrap().to_vec()
+    }
+}
+
+/// A service's `revocation_endpoint`: records every body POSTed to it and answers with a
+/// status the test sets (200 by default).
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<(String, String)>>>,
+    answer: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/revocations", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let answer = Arc::new(AtomicU16::new(200));
+        let (store, status) = (received.clone(), answer.clone());
+        // On its own thread and runtime: it must outlive the test's runtime as the stack does.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener.into_std().unwrap()).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (store, status) = (store.clone(), status.clone());
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(
+                            move |req: hyper::Request<hyper::body::Incoming>| {
+                                let (store, status) = (store.clone(), status.clone());
+                                async move {
+                                    let content_type = req
+                                        .headers()
+                                        .get("content-type")
+                                        .and_then(|v| v.to_str().ok())
+                                        .unwrap_or_default()
+                                        .to_owned();
+                                    let body = req
+                                        .into_body()
+                                        .collect()
+                                        .await
+                                        .map(|b| b.to_bytes())
+                                        .unwrap_or_default();
+                                    store.lock().unwrap().push((
+                                        content_type,
+                                        String::from_utf8_lossy(&body).into_owned(),
+                                    ));
+                                    let mut response = hyper::Response::new(
+                                        http_body_util::Full::new(hyper::body::Bytes::new()),
+                                    );
+                                    *response.status_mut() =
+                                        hyper::StatusCode::from_u16(status.load(Ordering::SeqCst))
+                                            .unwrap();
+                                    Ok::<_, std::convert::Infallible>(response)
+                                }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        Self {
+            url,
+            received,
+            answer,
+        }
+    }
+
+    /// Answers every later delivery with `status`.
+    pub fn answer_with(&self, status: u16) {
+        self.answer.store(status, Ordering::SeqCst);
+    }
+
+    /// Every delivery so far: content type and body.
+    pub fn deliveries(&self) -> Vec<(String, String)> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits up to 10 s until at least `count` deliveries arrived; returns them all.
+    pub async fn wait_for(&self, count: usize) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let deliveries = self.deliveries();
+            if deliveries.len() >= count || std::time::Instant::now() > deadline {
+                return deliveries;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
