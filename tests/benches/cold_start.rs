@@ -409,7 +409,8 @@ async fn main() {
             .unwrap();
     let overrides = local::development_secrets(&secret::generate("op_"))
         .expect("fresh secrets")
-        .with("MAIL_FROM", "center@example.com");
+        .with("MAIL_FROM", "center@example.com")
+        .with("PUBLIC_BASE_URL", "https://center.example");
     let release = release_dir();
 
     println!("\nCold starts: spawn to first GET {NEXT} against a stand-in Runtime API,");

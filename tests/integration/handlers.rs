@@ -12,6 +12,7 @@ mod bind_uid;
 mod certificate;
 mod mailer;
 mod notifier;
+mod qualify;
 mod register;
 mod services;
 mod verify;

@@ -13,6 +13,7 @@ mod expiry;
 mod flood;
 mod handlers;
 mod members;
+mod qualify;
 mod routes;
 mod services;
 mod sessions;

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod pki;
+pub mod timing;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -183,9 +184,14 @@ pub fn production_hash(password: &str) -> String {
         .to_string()
 }
 
-/// The configuration every stack's functions get: fresh secrets, and `extra` over them.
+/// The configuration every stack's functions get: fresh secrets, no catalog cache (tests
+/// create services and ask about them at once), and `extra` over them.
 fn test_env(operator_token: &str, extra: &Env) -> Env {
-    extra.merged_into(local::development_secrets(operator_token).expect("fresh secrets"))
+    extra.merged_into(
+        local::development_secrets(operator_token)
+            .expect("fresh secrets")
+            .with("CATALOG_CACHE_SECONDS", "0"),
+    )
 }
 
 async fn start_stack(prefix: String, extra: Env) -> Stack {

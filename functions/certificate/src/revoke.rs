@@ -12,8 +12,6 @@ use shared::{AppError, auth, clock, http};
 
 use crate::{State, certificate_not_found, notices, path_serial};
 
-const ATTEMPTS: usize = 8;
-
 enum Revoker {
     Member(MemberId),
     Service(ServiceId),
@@ -59,7 +57,7 @@ pub async fn revoke(state: &State, req: &Request) -> Result<Response<Body>, AppE
     let serial = path_serial(req)?;
     let reason = reason(req)?;
     let revoked_at = clock::rfc3339(now.replace_nanosecond(0).unwrap_or(now));
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..crate::services::ATTEMPTS {
         // Revoked, expired, unknown and someone else's all look the same.
         let record = state
             .certificates
@@ -79,7 +77,9 @@ pub async fn revoke(state: &State, req: &Request) -> Result<Response<Body>, AppE
             }
             // Changed meanwhile (a service added or removed, or revoked by another request):
             // read again; a revoked one then answers 404.
-            Err(failure) if failure.failed(Check::CertificateVersion).is_some() => continue,
+            Err(failure) if failure.failed(Check::CertificateVersion).is_some() => {
+                tokio::time::sleep(shared::store::tx::backoff(attempt)).await;
+            }
             Err(failure) => return Err(failure.unexpected()),
         }
     }

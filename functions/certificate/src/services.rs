@@ -11,14 +11,15 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::auth;
 use shared::domain::certificate::{CertificateRecord, MAX_SERVICES};
+use shared::domain::qualification;
 use shared::ids::{MemberId, ServiceId};
-use shared::store::tx::{Check, TxError};
+use shared::store::tx::{Check, TxError, backoff};
 use shared::{AppError, clock, http};
 
 use crate::{State, certificate_not_found, path_serial};
 
 /// Attempts at a change that keeps losing races to other changes of one certificate.
-const ATTEMPTS: usize = 8;
+pub(crate) const ATTEMPTS: u32 = 10;
 
 #[derive(Serialize)]
 struct Valid {
@@ -76,7 +77,8 @@ pub async fn add(state: &State, req: &Request) -> Result<Response<Body>, AppErro
     let service = path_service(req)?
         .filter(|s| *s == caller.service.service_id)
         .ok_or_else(not_your_service)?;
-    for _ in 0..ATTEMPTS {
+    let mut checked_member = false;
+    for attempt in 0..ATTEMPTS {
         let record = state
             .certificates
             .certificate(&serial)
@@ -99,6 +101,22 @@ pub async fn add(state: &State, req: &Request) -> Result<Response<Body>, AppErro
                 format!("A certificate lists at most {MAX_SERVICES} services."),
             ));
         }
+        // The holder must not be known to contradict the service's conditions: qualification
+        // infers that every holder of a service satisfies them. (A certificate's member never
+        // changes, so once is enough.)
+        if !checked_member {
+            let member = state
+                .members
+                .member(&record.member_id)
+                .await?
+                .ok_or_else(certificate_not_found)?;
+            qualification::check_joining(
+                &caller.service.draft.conditions,
+                &member.profile,
+                now.date(),
+            )?;
+            checked_member = true;
+        }
         match state
             .certificates
             .add_service(&record, &service, &clock::rfc3339(now))
@@ -115,7 +133,7 @@ pub async fn add(state: &State, req: &Request) -> Result<Response<Body>, AppErro
                     },
                 );
             }
-            Err(failure) => retry_or_fail(failure)?,
+            Err(failure) => retry_or_fail(failure, attempt).await?,
         }
     }
     Err(busy())
@@ -149,7 +167,7 @@ pub async fn remove(state: &State, req: &Request) -> Result<Response<Body>, AppE
     {
         return Err(not_your_service());
     }
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let record = state
             .certificates
             .certificate(&serial)
@@ -183,7 +201,7 @@ pub async fn remove(state: &State, req: &Request) -> Result<Response<Body>, AppE
                     },
                 );
             }
-            Err(failure) => retry_or_fail(failure)?,
+            Err(failure) => retry_or_fail(failure, attempt).await?,
         }
     }
     Err(busy())
@@ -217,10 +235,11 @@ pub async fn list(state: &State, req: &Request) -> Result<Response<Body>, AppErr
     )
 }
 
-/// A change that lost to another change of the certificate is retried (after a fresh read);
-/// any other failure ends the request.
-fn retry_or_fail(failure: TxError) -> Result<(), AppError> {
+/// A change that lost to another change of the certificate is retried after a jittered wait
+/// (and a fresh read); any other failure ends the request.
+async fn retry_or_fail(failure: TxError, attempt: u32) -> Result<(), AppError> {
     if failure.failed(Check::CertificateVersion).is_some() {
+        tokio::time::sleep(backoff(attempt)).await;
         Ok(())
     } else {
         Err(failure.unexpected())

@@ -135,6 +135,13 @@ pub async fn register(
     device_uid: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Outcome, RegistrationError> {
+    // What the person says of themselves must not contradict the service's conditions
+    // (qualification infers that every member of a service meets them).
+    shared::domain::qualification::check_joining(
+        &service.draft.conditions,
+        &registration.profile,
+        now.date(),
+    )?;
     let email_lookup = state
         .keyring
         .lookup(Lookup::Email, &normalise_email(&registration.profile.email));
@@ -333,6 +340,18 @@ pub async fn confirm(
         return Err(RegistrationError::NotProven);
     }
     let member_id = confirmation.member_id.clone();
+    // The member as recorded must not contradict the service's conditions.
+    let service = match shared::ids::ServiceId::parse(&confirmation.service_id) {
+        Some(id) => state.services.service(&id).await?,
+        None => None,
+    };
+    if let (Some(member), Some(service)) = (state.members.member(&member_id).await?, service) {
+        shared::domain::qualification::check_joining(
+            &service.service.draft.conditions,
+            &member.profile,
+            now.date(),
+        )?;
+    }
     let stamp = clock::rfc3339(now);
     let device = confirmation.device.as_ref();
     let link = |with_device: bool| -> Result<Vec<Write>, AppError> {

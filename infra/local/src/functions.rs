@@ -44,6 +44,7 @@ fn registry() -> Vec<(&'static str, Kind)> {
         ("BindUidFunction", http::<bind_uid::State>()),
         ("VerifyFunction", http::<verify::State>()),
         ("CertificateFunction", http::<certificate::State>()),
+        ("QualifyFunction", http::<qualify::State>()),
         // Triggered by the Outbox stream on AWS; run as pollers here (see `mail`, `notices`).
         ("MailerFunction", Kind::OutboxPoller),
         ("NotifierFunction", Kind::NoticePoller),

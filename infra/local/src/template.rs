@@ -363,7 +363,10 @@ mod tests {
             .find(|i| i.name == "revoked")
             .unwrap();
         assert_eq!(revoked.projection_type, "INCLUDE");
-        assert_eq!(revoked.non_key_attributes, ["serial", "revoked_at"]);
+        assert_eq!(
+            revoked.non_key_attributes,
+            ["serial", "revoked_at", "reason"]
+        );
     }
 
     #[test]

@@ -29,6 +29,16 @@ impl Attribute {
         serde_json::from_value(Value::String(name.to_owned())).ok()
     }
 
+    /// The name the API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sex => "sex",
+            Self::Age => "age",
+            Self::AnnualIncome => "annual_income",
+            Self::Employer => "employer",
+        }
+    }
+
     pub fn is_numeric(self) -> bool {
         matches!(self, Self::Age | Self::AnnualIncome)
     }

@@ -1,11 +1,13 @@
 //! Pure domain rules: plain functions over plain types, no I/O, the current time passed in.
 
+pub mod algebra;
 pub mod card;
 pub mod certificate;
 pub mod conditions;
 pub mod member;
 pub mod order;
 pub mod profile;
+pub mod qualification;
 pub mod service;
 pub mod throttle;
 pub mod validate;

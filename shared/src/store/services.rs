@@ -125,6 +125,33 @@ impl Services {
         }))
     }
 
+    /// Every service (the `catalog` index: one partition, services number in the thousands),
+    /// in pages. Eventually consistent: callers cache it for a minute anyway.
+    pub async fn catalog(&self) -> Result<Vec<Service>, AppError> {
+        let mut services = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .db
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("catalog")
+                .key_condition_expression("catalog_pk = :catalog")
+                .expression_attribute_values(":catalog", s(keys::CATALOG))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                services.push(serde_dynamo::from_item::<_, ServiceItem>(item)?.service);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(services);
+            }
+        }
+    }
+
     /// Several services in one `BatchGetItem` (at most 100 ids); unknown ids are left out.
     /// Eventually consistent: used to find where notices go, not to authenticate.
     pub async fn many(&self, ids: &[ServiceId]) -> Result<Vec<Service>, AppError> {

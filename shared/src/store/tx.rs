@@ -297,8 +297,9 @@ impl Db {
     }
 }
 
-/// Full jitter: a random wait below 10 ms × 2^attempt, capped at 640 ms.
-fn backoff(attempt: u32) -> Duration {
+/// Full jitter: a random wait below 10 ms × 2^attempt, capped at 640 ms. Also for callers
+/// that retry a read-then-write that lost to another writer (optimistic concurrency).
+pub fn backoff(attempt: u32) -> Duration {
     let ceiling_ms = 10u64 << attempt.min(6);
     let [a, b] = crate::crypto::random::bytes::<2>();
     let random = u64::from(u16::from_be_bytes([a, b]));

@@ -1,0 +1,88 @@
+//! Qualification on a provider's behalf (S41–S57): the provider names a serial its applicant
+//! presented and its own service; the center answers from the serial's held services.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+use shared::domain::conditions::Conditions;
+use shared::domain::qualification::{self, Qualification};
+use shared::domain::validate::{Input, Problem};
+use shared::ids::{Serial, ServiceId};
+use shared::{AppError, http};
+
+use crate::State;
+
+#[derive(Serialize)]
+struct Answer {
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basis: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_conditions: Option<Conditions>,
+}
+
+impl Answer {
+    fn of(result: &'static str) -> Self {
+        Self {
+            result,
+            basis: None,
+            additional_conditions: None,
+        }
+    }
+}
+
+pub async fn qualify(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
+    let now = state.clock.now();
+    let caller = state.service_auth.require(req, now).await?;
+    let body = http::json_object(req)?;
+    let mut input = Input::new(&body);
+    let serial = input.required("serial", |v: &Value| {
+        v.as_str().and_then(Serial::parse).ok_or(Problem::from(
+            "must be a serial: lowercase hexadecimal without leading zeros",
+        ))
+    });
+    let service_id = input.required("service_id", |v: &Value| {
+        v.as_str()
+            .and_then(ServiceId::parse)
+            .ok_or(Problem::from("must be a service id"))
+    });
+    let (serial, service_id) = input.finish(|| Some((serial?, service_id?)))?;
+    if service_id != caller.service.service_id {
+        return Err(AppError::forbidden(
+            "not_your_service",
+            "A service may ask about its own service only.",
+        ));
+    }
+    let answer = match state
+        .certificates
+        .certificate(&serial)
+        .await?
+        .filter(|r| r.is_valid_at(now))
+    {
+        // Unknown, revoked and expired serials: nobody the center can vouch for.
+        None => Answer::of("member_not_found"),
+        Some(record) => {
+            let catalog = state.catalog.all(now).await?;
+            // The caller's own definition as just read, not the catalog's copy.
+            match qualification::qualify(&record.services, &catalog, &caller.service) {
+                Qualification::ByCriteria => Answer {
+                    basis: Some("criteria"),
+                    ..Answer::of("qualified")
+                },
+                Qualification::ByConditions => Answer {
+                    basis: Some("conditions"),
+                    ..Answer::of("qualified")
+                },
+                Qualification::WithConditions(rest) => Answer {
+                    basis: Some("conditions"),
+                    additional_conditions: Some(rest.to_conditions()),
+                    ..Answer::of("qualified_with_conditions")
+                },
+                Qualification::NotDeterminable => Answer::of("not_determinable"),
+            }
+        }
+    };
+    tracing::info!(service_id = %service_id, serial = %serial, result = answer.result, "qualification");
+    http::json(StatusCode::OK, &answer)
+}

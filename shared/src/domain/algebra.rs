@@ -1,0 +1,464 @@
+//! The algebra of qualification conditions (seed 003 S21–S57, S61–S71): conjunction,
+//! implication, consistency and what remains to be shown, computed exactly by interval and set
+//! arithmetic over each attribute's domain, never by comparing text.
+//!
+//! A condition constrains each attribute it names: `sex` and `employer` to a set of values,
+//! `age` and `annual_income` to an integer interval. An attribute it does not name may take
+//! any value of its domain (sex: female, male, other; age: 0 to 150; income: 0 to 10^12;
+//! employer: any text). A member with every attribute known satisfies a condition when each
+//! named attribute's value is allowed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::conditions::{Attribute, Bound, Conditions, Predicate, Range};
+use super::member::{Profile, Sex};
+
+/// What a condition allows for one attribute, normalised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Allowed {
+    /// These values only (sex, employer). Values outside the attribute's domain are dropped.
+    Values(BTreeSet<String>),
+    /// Integers from `.0` to `.1` inclusive, within the attribute's domain (age, income).
+    Interval(i64, i64),
+}
+
+impl Allowed {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Values(values) => values.is_empty(),
+            Self::Interval(lo, hi) => lo > hi,
+        }
+    }
+
+    fn intersect(&self, other: &Self) -> Self {
+        match (self, other) {
+            (Self::Values(a), Self::Values(b)) => {
+                Self::Values(a.intersection(b).cloned().collect())
+            }
+            (Self::Interval(a_lo, a_hi), Self::Interval(b_lo, b_hi)) => {
+                Self::Interval(*a_lo.max(b_lo), *a_hi.min(b_hi))
+            }
+            // Attributes have one kind; mixed kinds cannot come from parsed conditions.
+            _ => Self::Values(BTreeSet::new()),
+        }
+    }
+
+    /// Every value allowed by `self` is allowed by `other`.
+    fn within(&self, other: &Self) -> bool {
+        match (self, other) {
+            _ if self.is_empty() => true,
+            (Self::Values(a), Self::Values(b)) => a.is_subset(b),
+            (Self::Interval(a_lo, a_hi), Self::Interval(b_lo, b_hi)) => {
+                b_lo <= a_lo && a_hi <= b_hi
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The whole domain of an attribute, when it is finite (`None`: employer, any text).
+fn domain(attribute: Attribute) -> Option<Allowed> {
+    match attribute {
+        Attribute::Sex => Some(Allowed::Values(
+            [Sex::Female, Sex::Male, Sex::Other]
+                .iter()
+                .map(|s| sex_name(*s).to_owned())
+                .collect(),
+        )),
+        Attribute::Age => Some(Allowed::Interval(0, 150)),
+        Attribute::AnnualIncome => Some(Allowed::Interval(0, 1_000_000_000_000)),
+        Attribute::Employer => None,
+    }
+}
+
+/// An interval as the API writes it: only the ends that are not the domain's own, and at
+/// least one of them (`min`), since a range must name a bound.
+fn interval_predicate(attribute: Attribute, lo: i64, hi: i64) -> Predicate {
+    let (first, last) = match domain(attribute) {
+        Some(Allowed::Interval(first, last)) => (first, last),
+        _ => (i64::MIN, i64::MAX),
+    };
+    let bound = |value| Bound {
+        value,
+        inclusive: true,
+    };
+    let upper = (hi != last).then(|| bound(hi));
+    let lower = (lo != first || upper.is_none()).then(|| bound(lo));
+    Predicate::Range(Range { lower, upper })
+}
+
+fn sex_name(sex: Sex) -> &'static str {
+    match sex {
+        Sex::Female => "female",
+        Sex::Male => "male",
+        Sex::Other => "other",
+    }
+}
+
+fn normalise(attribute: Attribute, predicate: &Predicate) -> Allowed {
+    let allowed = match predicate {
+        Predicate::OneOf(values) => Allowed::Values(values.clone()),
+        Predicate::Range(range) => {
+            let (lo, hi) = range.interval();
+            Allowed::Interval(lo, hi)
+        }
+    };
+    match domain(attribute) {
+        Some(all) => allowed.intersect(&all),
+        None => allowed,
+    }
+}
+
+/// A conjunction of conditions in normal form: per attribute, what is allowed (an attribute
+/// not in the map is unconstrained).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Constraint(BTreeMap<Attribute, Allowed>);
+
+impl Constraint {
+    /// No constraint: everyone satisfies it.
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    pub fn of(conditions: &Conditions) -> Self {
+        Self(
+            conditions
+                .0
+                .iter()
+                .map(|(attribute, predicate)| (*attribute, normalise(*attribute, predicate)))
+                .collect(),
+        )
+    }
+
+    /// Both at once (the AND of the joined services' conditions).
+    pub fn and(&self, other: &Self) -> Self {
+        let mut merged = self.0.clone();
+        for (attribute, allowed) in &other.0 {
+            let both = match merged.get(attribute) {
+                Some(mine) => mine.intersect(allowed),
+                None => allowed.clone(),
+            };
+            merged.insert(*attribute, both);
+        }
+        Self(merged)
+    }
+
+    /// Whether anyone can satisfy it.
+    pub fn is_satisfiable(&self) -> bool {
+        !self.0.values().any(Allowed::is_empty)
+    }
+
+    /// What `self` allows for `attribute`: its own constraint, or the whole domain.
+    fn allowed(&self, attribute: Attribute) -> Option<Allowed> {
+        self.0
+            .get(&attribute)
+            .cloned()
+            .or_else(|| domain(attribute))
+    }
+
+    /// Whether everyone who satisfies `self` satisfies `other`.
+    pub fn implies(&self, other: &Self) -> bool {
+        if !self.is_satisfiable() {
+            return true;
+        }
+        other
+            .0
+            .iter()
+            .all(|(attribute, theirs)| match self.allowed(*attribute) {
+                Some(mine) => mine.within(theirs),
+                // Unconstrained over an infinite domain: some value falls outside any finite set.
+                None => false,
+            })
+    }
+
+    /// Whether someone satisfies both.
+    pub fn is_consistent_with(&self, other: &Self) -> bool {
+        self.and(other).is_satisfiable()
+    }
+
+    /// The attributes of `other` that `self` does not settle, with `other`'s constraint on
+    /// them: what someone known to satisfy `self` must still show to satisfy `other`.
+    pub fn remaining(&self, other: &Self) -> Self {
+        Self(
+            other
+                .0
+                .iter()
+                .filter(|(attribute, theirs)| match self.allowed(**attribute) {
+                    Some(mine) => !mine.within(theirs),
+                    None => true,
+                })
+                .map(|(attribute, allowed)| (*attribute, allowed.clone()))
+                .collect(),
+        )
+    }
+
+    /// Whether a member with these attributes satisfies it (every attribute it names must be
+    /// known and allowed).
+    pub fn admits(&self, member: &Attributes) -> bool {
+        self.0
+            .iter()
+            .all(|(attribute, allowed)| member.satisfies(*attribute, allowed) == Some(true))
+    }
+
+    /// The attributes the member's known values contradict (unknown ones are not counted:
+    /// they are the service's to vouch for).
+    pub fn contradicted_by(&self, member: &Attributes) -> Vec<Attribute> {
+        self.0
+            .iter()
+            .filter(|(attribute, allowed)| member.satisfies(**attribute, allowed) == Some(false))
+            .map(|(attribute, _)| *attribute)
+            .collect()
+    }
+
+    /// Back to the API's shape (sets as `in`, intervals as `min`/`max`).
+    pub fn to_conditions(&self) -> Conditions {
+        Conditions(
+            self.0
+                .iter()
+                .map(|(attribute, allowed)| {
+                    let predicate = match allowed {
+                        Allowed::Values(values) => Predicate::OneOf(values.clone()),
+                        Allowed::Interval(lo, hi) => interval_predicate(*attribute, *lo, *hi),
+                    };
+                    (*attribute, predicate)
+                })
+                .collect(),
+        )
+    }
+
+    /// The attributes it constrains.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute> + '_ {
+        self.0.keys().copied()
+    }
+}
+
+/// A member's attributes as the conditions see them; `None` where not on record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attributes {
+    pub sex: Option<Sex>,
+    pub age: Option<i64>,
+    pub annual_income: Option<i64>,
+    pub employer: Option<String>,
+}
+
+impl Attributes {
+    /// From a profile, with the age on `today`.
+    pub fn of(profile: &Profile, today: Date) -> Self {
+        Self {
+            sex: profile.sex,
+            age: profile
+                .birth_date
+                .as_deref()
+                .and_then(|b| {
+                    Date::parse(b, &time::format_description::well_known::Iso8601::DATE).ok()
+                })
+                .map(|born| age_on(born, today)),
+            annual_income: profile.annual_income,
+            employer: profile.employer.clone(),
+        }
+    }
+
+    /// `Some(allowed?)` when the attribute is known, `None` when it is not.
+    fn satisfies(&self, attribute: Attribute, allowed: &Allowed) -> Option<bool> {
+        match (attribute, allowed) {
+            (Attribute::Sex, Allowed::Values(values)) => {
+                self.sex.map(|s| values.contains(sex_name(s)))
+            }
+            (Attribute::Employer, Allowed::Values(values)) => {
+                self.employer.as_ref().map(|e| values.contains(e))
+            }
+            (Attribute::Age, Allowed::Interval(lo, hi)) => self.age.map(|a| *lo <= a && a <= *hi),
+            (Attribute::AnnualIncome, Allowed::Interval(lo, hi)) => {
+                self.annual_income.map(|i| *lo <= i && i <= *hi)
+            }
+            _ => Some(false),
+        }
+    }
+}
+
+/// Whole years from `born` to `today` (a birthday counts on its day; 29 February birthdays
+/// count on 1 March in common years).
+pub fn age_on(born: Date, today: Date) -> i64 {
+    let mut years = i64::from(today.year() - born.year());
+    if (today.month() as u8, today.day()) < (born.month() as u8, born.day()) {
+        years -= 1;
+    }
+    years
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use time::macros::date;
+
+    fn constraint(value: serde_json::Value) -> Constraint {
+        let mut problems = Vec::new();
+        let conditions = Conditions::parse(&value, "c", &mut problems).expect("valid conditions");
+        Constraint::of(&conditions)
+    }
+
+    #[test]
+    fn the_seeds_examples() {
+        // Fig. 16: service A asks female and age <= 40; B asks income > 6,000,000.
+        let a = constraint(json!({"sex": {"in": ["female"]}, "age": {"max": 40}}));
+        let b = constraint(json!({"annual_income": {"gt": 6000000}}));
+        let joined = a.and(&b);
+        let narrower = constraint(json!({"sex": {"in": ["female"]}, "age": {"max": 50}}));
+        assert!(joined.implies(&narrower));
+        let older = constraint(json!({"age": {"min": 30}}));
+        assert!(!joined.implies(&older) && joined.is_consistent_with(&older));
+        assert_eq!(joined.remaining(&older), older);
+        let male = constraint(json!({"sex": {"in": ["male"]}}));
+        assert!(!joined.is_consistent_with(&male));
+        let employer = constraint(json!({"employer": {"in": ["aaaaa"]}}));
+        assert!(!Constraint::any().implies(&employer));
+        assert!(Constraint::any().implies(&constraint(json!({"age": {"min": 0}}))));
+        assert!(Constraint::any().implies(&constraint(
+            json!({"sex": {"in": ["female", "male", "other"]}})
+        )));
+    }
+
+    #[test]
+    fn ages_count_whole_years_on_the_day() {
+        assert_eq!(age_on(date!(1990 - 04 - 01), date!(2026 - 03 - 31)), 35);
+        assert_eq!(age_on(date!(1990 - 04 - 01), date!(2026 - 04 - 01)), 36);
+        assert_eq!(age_on(date!(2000 - 02 - 29), date!(2026 - 02 - 28)), 25);
+        assert_eq!(age_on(date!(2000 - 02 - 29), date!(2026 - 03 - 01)), 26);
+    }
+
+    #[test]
+    fn round_trips_to_the_api_shape() {
+        let c = constraint(json!({"age": {"gt": 19, "lt": 41}, "sex": {"in": ["female"]}}));
+        assert_eq!(
+            serde_json::to_value(c.to_conditions()).unwrap(),
+            json!({"age": {"min": 20, "max": 40}, "sex": {"in": ["female"]}})
+        );
+        let open = constraint(json!({"annual_income": {"gt": 6000000}}));
+        assert_eq!(
+            serde_json::to_value(open.to_conditions()).unwrap(),
+            json!({"annual_income": {"min": 6000001}})
+        );
+    }
+
+    // --- Exactness by enumeration over small domains --------------------------------------
+
+    const EMPLOYERS: [&str; 3] = ["a", "b", "c"];
+    const SEXES: [Sex; 3] = [Sex::Female, Sex::Male, Sex::Other];
+
+    /// Every distinct kind of member for conditions whose bounds lie in 0..=20: each value up
+    /// to one past the largest bound, the domains' upper ends, and an employer no condition
+    /// names.
+    fn members() -> Vec<Attributes> {
+        let numbers: Vec<i64> = (0..=21).collect();
+        let ages: Vec<i64> = numbers.iter().copied().chain([150]).collect();
+        let incomes: Vec<i64> = numbers.iter().copied().chain([1_000_000_000_000]).collect();
+        let employers: Vec<&str> = EMPLOYERS.iter().copied().chain(["zz"]).collect();
+        let mut all = Vec::new();
+        for sex in SEXES {
+            for age in &ages {
+                for income in &incomes {
+                    for employer in &employers {
+                        all.push(Attributes {
+                            sex: Some(sex),
+                            age: Some(*age),
+                            annual_income: Some(*income),
+                            employer: Some((*employer).to_owned()),
+                        });
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    fn set_of(items: &'static [&'static str]) -> impl Strategy<Value = BTreeSet<String>> {
+        proptest::sample::subsequence(items.to_vec(), 1..=items.len())
+            .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+    }
+
+    fn range() -> impl Strategy<Value = serde_json::Value> {
+        (0i64..=20, 0i64..=20, 0usize..4, 0usize..4).prop_filter_map(
+            "non-empty range",
+            |(a, b, lower, upper)| {
+                let mut object = serde_json::Map::new();
+                match lower {
+                    1 => drop(object.insert("min".into(), json!(a))),
+                    2 => drop(object.insert("gt".into(), json!(a))),
+                    _ => {}
+                }
+                match upper {
+                    1 => drop(object.insert("max".into(), json!(b))),
+                    2 => drop(object.insert("lt".into(), json!(b))),
+                    _ => {}
+                }
+                if object.is_empty() {
+                    object.insert("min".into(), json!(a));
+                }
+                let value = serde_json::Value::Object(object);
+                let mut problems = Vec::new();
+                Conditions::parse(&json!({"age": value.clone()}), "c", &mut problems).map(|_| value)
+            },
+        )
+    }
+
+    prop_compose! {
+        fn conditions()(
+            sex in proptest::option::of(set_of(&["female", "male", "other"])),
+            employer in proptest::option::of(set_of(&["a", "b", "c"])),
+            age in proptest::option::of(range()),
+            income in proptest::option::of(range()),
+        ) -> Constraint {
+            let mut object = serde_json::Map::new();
+            if let Some(s) = sex { object.insert("sex".into(), json!({"in": s})); }
+            if let Some(e) = employer { object.insert("employer".into(), json!({"in": e})); }
+            if let Some(a) = age { object.insert("age".into(), a); }
+            if let Some(i) = income { object.insert("annual_income".into(), i); }
+            constraint(serde_json::Value::Object(object))
+        }
+    }
+
+    fn population() -> &'static Vec<Attributes> {
+        static MEMBERS: std::sync::OnceLock<Vec<Attributes>> = std::sync::OnceLock::new();
+        MEMBERS.get_or_init(members)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn implies_is_exactly_inclusion_of_the_satisfying_members(a in conditions(), b in conditions()) {
+            let enumerated = population().iter().all(|m| !a.admits(m) || b.admits(m));
+            prop_assert_eq!(a.implies(&b), enumerated);
+        }
+
+        #[test]
+        fn consistent_is_exactly_a_common_member(a in conditions(), b in conditions()) {
+            let enumerated = population().iter().any(|m| a.admits(m) && b.admits(m));
+            prop_assert_eq!(a.is_consistent_with(&b), enumerated);
+        }
+
+        #[test]
+        fn the_remaining_conditions_are_what_completes_the_implication(a in conditions(), b in conditions()) {
+            let rest = a.remaining(&b);
+            // Whoever satisfies a and the rest satisfies b ...
+            prop_assert!(population().iter().all(|m| !(a.admits(m) && rest.admits(m)) || b.admits(m)));
+            // ... nothing remains exactly when a implies b (for satisfiable a) ...
+            if a.is_satisfiable() {
+                prop_assert_eq!(rest == Constraint::any(), a.implies(&b));
+            }
+            // ... and the rest only names attributes b names.
+            prop_assert!(rest.attributes().all(|x| b.attributes().any(|y| y == x)));
+        }
+
+        #[test]
+        fn and_admits_exactly_those_admitted_by_both(a in conditions(), b in conditions()) {
+            let both = a.and(&b);
+            prop_assert!(population().iter().all(|m| both.admits(m) == (a.admits(m) && b.admits(m))));
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Which services a certificate holder may join (S21–S33) and whether a provider may accept
+//! them (S41–S57), from the services their certificate lists. Pure: the catalog and the held
+//! services in, the answer out.
+//!
+//! A holder is known to satisfy the conditions of every service they joined (joining checks
+//! them), so the AND of those conditions is what the center knows about them.
+
+use super::algebra::{Attributes, Constraint};
+use super::conditions::Conditions;
+use super::member::Profile;
+use super::service::Service;
+use crate::error::{AppError, FieldProblem};
+use crate::ids::ServiceId;
+
+/// Joining a service (registration, a confirmation, adding it to a certificate) keeps the
+/// algebra sound: the member's known attributes must not contradict the service's conditions.
+/// An attribute not on record is the service's to vouch for (it authenticated the member its
+/// own way). A contradiction is a 422 `conditions_not_met` naming the attributes.
+pub fn check_joining(
+    conditions: &Conditions,
+    profile: &Profile,
+    today: time::Date,
+) -> Result<(), AppError> {
+    let contradicted = Constraint::of(conditions).contradicted_by(&Attributes::of(profile, today));
+    if contradicted.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::Unprocessable {
+        code: "conditions_not_met",
+        message: "The member's recorded attributes do not meet the service's conditions.".into(),
+        problems: contradicted
+            .into_iter()
+            .map(|a| FieldProblem::new(a.name(), "does not meet the service's conditions"))
+            .collect(),
+    })
+}
+
+/// The services of a holder, sorted out (S21–S33).
+pub struct Eligibility<'a> {
+    /// The services the certificate lists (those in the catalog).
+    pub joined: Vec<&'a Service>,
+    /// The joined conditions imply all of the service's conditions (or it has none).
+    pub join_now: Vec<&'a Service>,
+    /// Consistent with the joined conditions, with what the holder must still show.
+    pub join_with_conditions: Vec<(&'a Service, Constraint)>,
+}
+
+/// What the center knows of a holder of `held`: the AND of their services' conditions.
+pub fn known<'a>(held: &[ServiceId], catalog: &'a [Service]) -> (Vec<&'a Service>, Constraint) {
+    let joined: Vec<&Service> = catalog
+        .iter()
+        .filter(|s| held.contains(&s.service_id))
+        .collect();
+    let constraint = joined.iter().fold(Constraint::any(), |all, s| {
+        all.and(&Constraint::of(&s.draft.conditions))
+    });
+    (joined, constraint)
+}
+
+pub fn eligibility<'a>(held: &[ServiceId], catalog: &'a [Service]) -> Eligibility<'a> {
+    let (joined, known) = known(held, catalog);
+    let mut join_now = Vec::new();
+    let mut join_with_conditions = Vec::new();
+    for service in catalog.iter().filter(|s| !held.contains(&s.service_id)) {
+        let asks = Constraint::of(&service.draft.conditions);
+        if known.implies(&asks) {
+            join_now.push(service);
+        } else if known.is_consistent_with(&asks) {
+            join_with_conditions.push((service, known.remaining(&asks)));
+        }
+        // Contradicting services are not listed.
+    }
+    Eligibility {
+        joined,
+        join_now,
+        join_with_conditions,
+    }
+}
+
+/// The answer to a provider asking about a holder (S41–S57).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Qualification {
+    /// A held service meets one of the target's criteria.
+    ByCriteria,
+    /// The joined conditions imply the target's.
+    ByConditions,
+    /// Consistent, but the holder must still show these.
+    WithConditions(Constraint),
+    /// Contradicting, or nothing known: the member must supply personal information.
+    NotDeterminable,
+}
+
+pub fn qualify(held: &[ServiceId], catalog: &[Service], target: &Service) -> Qualification {
+    let (joined, known) = known(held, catalog);
+    let meets_a_criterion = target.draft.criteria.iter().any(|criterion| {
+        joined.iter().any(|s| {
+            s.draft.company_id == criterion.company_id
+                && criterion
+                    .service_id
+                    .as_ref()
+                    .is_none_or(|id| *id == s.service_id)
+        })
+    });
+    if meets_a_criterion {
+        return Qualification::ByCriteria;
+    }
+    let asks = Constraint::of(&target.draft.conditions);
+    if known.implies(&asks) {
+        Qualification::ByConditions
+    } else if known.is_consistent_with(&asks) {
+        Qualification::WithConditions(known.remaining(&asks))
+    } else {
+        Qualification::NotDeterminable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::member::Profile;
+    use serde_json::json;
+
+    fn service(
+        id: &str,
+        company: &str,
+        conditions: serde_json::Value,
+        criteria: serde_json::Value,
+    ) -> Service {
+        serde_json::from_value(json!({
+            "service_id": format!("svc_{id:a<20}"),
+            "company_id": company,
+            "name": id, "category": "c", "summary": "", "application_url": "https://x.example/",
+            "inquiry_email": "a@x.example", "required_fields": [], "provision_items": [],
+            "conditions": conditions, "criteria": criteria, "redirect_uris": [],
+            "completion_url": "https://x.example/done",
+            "created_at": "2026-11-27T00:00:00Z", "updated_at": "2026-11-27T00:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    /// Fig. 16's catalog: A (female, age <= 40), B (income > 6,000,000), and others.
+    fn catalog() -> Vec<Service> {
+        vec![
+            service(
+                "a",
+                "aaaaa",
+                json!({"sex": {"in": ["female"]}, "age": {"max": 40}}),
+                json!([]),
+            ),
+            service(
+                "b",
+                "bbbbbb",
+                json!({"annual_income": {"gt": 6000000}}),
+                json!([]),
+            ),
+            service("c", "ccccc", json!({"sex": {"in": ["female"]}}), json!([])),
+            service("d", "ddddd", json!({"age": {"min": 30}}), json!([])),
+            service("e", "eeeee", json!({"sex": {"in": ["male"]}}), json!([])),
+            service("f", "fffff", json!({}), json!([])),
+            service(
+                "g",
+                "ggggg",
+                json!({"employer": {"in": ["aaaaa"]}}),
+                json!([{"company_id": "bbbbbb"}]),
+            ),
+        ]
+    }
+
+    fn ids(services: &[&Service]) -> Vec<String> {
+        services.iter().map(|s| s.draft.name.clone()).collect()
+    }
+
+    #[test]
+    fn a_holder_of_a_and_b_sees_what_follows() {
+        let catalog = catalog();
+        let held = vec![catalog[0].service_id.clone(), catalog[1].service_id.clone()];
+        let result = eligibility(&held, &catalog);
+        assert_eq!(ids(&result.joined), ["a", "b"]);
+        assert_eq!(ids(&result.join_now), ["c", "f"]);
+        let with: Vec<(String, serde_json::Value)> = result
+            .join_with_conditions
+            .iter()
+            .map(|(s, c)| {
+                (
+                    s.draft.name.clone(),
+                    serde_json::to_value(c.to_conditions()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            with,
+            [
+                ("d".to_owned(), json!({"age": {"min": 30}})),
+                ("g".to_owned(), json!({"employer": {"in": ["aaaaa"]}})),
+            ]
+        );
+    }
+
+    #[test]
+    fn joining_is_refused_only_on_known_contradictions() {
+        let catalog = catalog();
+        let today = time::macros::date!(2026 - 11 - 27);
+        let mut profile = Profile {
+            email: "ann@example.com".into(),
+            sex: Some(crate::domain::member::Sex::Female),
+            birth_date: Some("1980-01-01".into()),
+            ..Profile::default()
+        };
+        // A: female and age <= 40; she is 46.
+        let error = check_joining(&catalog[0].draft.conditions, &profile, today).unwrap_err();
+        assert_eq!(error.code(), "conditions_not_met");
+        assert_eq!(error.body_json()["fields"], json!(["age"]));
+        // B: income > 6,000,000, not on record: the service vouches.
+        assert!(check_joining(&catalog[1].draft.conditions, &profile, today).is_ok());
+        profile.annual_income = Some(5_000_000);
+        assert!(check_joining(&catalog[1].draft.conditions, &profile, today).is_err());
+        assert!(check_joining(&catalog[2].draft.conditions, &profile, today).is_ok());
+    }
+
+    #[test]
+    fn qualification_prefers_criteria_then_conditions() {
+        let catalog = catalog();
+        let held = vec![catalog[0].service_id.clone(), catalog[1].service_id.clone()];
+        assert_eq!(
+            qualify(&held, &catalog, &catalog[6]),
+            Qualification::ByCriteria
+        );
+        assert_eq!(
+            qualify(&held, &catalog, &catalog[2]),
+            Qualification::ByConditions
+        );
+        assert!(matches!(
+            qualify(&held, &catalog, &catalog[3]),
+            Qualification::WithConditions(_)
+        ));
+        assert_eq!(
+            qualify(&held, &catalog, &catalog[4]),
+            Qualification::NotDeterminable
+        );
+        // Nothing held: a service without conditions qualifies; one with them needs them shown.
+        assert_eq!(
+            qualify(&[], &catalog, &catalog[5]),
+            Qualification::ByConditions
+        );
+        assert!(matches!(
+            qualify(&[], &catalog, &catalog[2]),
+            Qualification::WithConditions(_)
+        ));
+    }
+}

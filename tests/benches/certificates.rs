@@ -1,0 +1,287 @@
+//! `make bench`: the certificate authority through the local API on DynamoDB Local, measured in
+//! one run:
+//!
+//! 1. raw ECDSA P-256 signatures per second (rcgen on AWS-LC, the library the CA signs with,
+//!    one thread per core) beside certificate issuances per second through the API: their
+//!    ratio says how close issuing comes to the signing that bounds it;
+//! 2. p50 / p99 latency and DynamoDB calls of every certificate operation (the P21 check must
+//!    be one read);
+//! 3. CRL generation time and size with 1,000 and 100,000 revoked, unexpired certificates,
+//!    loaded straight into DynamoDB Local's table (time per entry shows whether it grows
+//!    linearly; the target is under 2 s at 100,000).
+//!
+//! Server and load share this machine's cores: absolute figures are this machine's, ratios and
+//! call counts carry over.
+
+// Test code: a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use integration_tests::pki::Holder;
+use integration_tests::timing::{Samples, timed};
+use integration_tests::{Api, Stack, isolated_stack};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const WINDOW: Duration = Duration::from_secs(6);
+
+fn raw_signatures_per_second(threads: usize) -> f64 {
+    use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, SigningKey};
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+                    let message = [7u8; 400]; // about a leaf's to-be-signed part
+                    let mut done = 0u64;
+                    while started.elapsed() < WINDOW {
+                        key.sign(&message).unwrap();
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn issuances_per_second(stack: &'static Stack, holders: Vec<Holder>) -> (f64, u64) {
+    let started = Instant::now();
+    let workers: Vec<_> = holders
+        .into_iter()
+        .map(|holder| {
+            tokio::spawn(async move {
+                let api = Api::new(stack);
+                let mut done = 0u64;
+                while started.elapsed() < WINDOW {
+                    let (status, body) = api.issue(&holder, json!({"replace": true})).await;
+                    assert_eq!(status, StatusCode::CREATED, "{body}");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    (total as f64 / started.elapsed().as_secs_f64(), total)
+}
+
+/// Writes `count` revoked, unexpired certificates' index entries straight into the table, as
+/// revocations would have left them (the `revoked` index reads only these attributes).
+async fn load_revoked(stack: &Stack, count: usize) {
+    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let table = stack.tables["CertificatesTable"].clone();
+    let s = |v: String| AttributeValue::S(v);
+    let requests: Vec<WriteRequest> = (0..count)
+        .map(|_| {
+            let serial = shared::ids::Serial::generate();
+            let item = [
+                ("pk", s(format!("CERT#{serial}"))),
+                ("sk", s("CERT".into())),
+                ("serial", s(serial.to_string())),
+                ("status", s("revoked".into())),
+                ("revoked_at", s("2026-11-01T00:00:00Z".into())),
+                ("reason", s("keyCompromise".into())),
+                ("crl_pk", s("CRL".into())),
+                ("crl_sk", s(format!("2036-01-01T00:00:00Z#{serial}"))),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    let mut batches = tokio::task::JoinSet::new();
+    for chunk in requests.chunks(25) {
+        let (client, table, mut pending) = (client.clone(), table.clone(), chunk.to_vec());
+        batches.spawn(async move {
+            while !pending.is_empty() {
+                let answer = client
+                    .batch_write_item()
+                    .request_items(&table, pending)
+                    .send()
+                    .await
+                    .unwrap();
+                pending = answer
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&table))
+                    .unwrap_or_default();
+            }
+        });
+        // A bounded number in flight.
+        while batches.len() >= 8 {
+            batches.join_next().await.unwrap().unwrap();
+        }
+    }
+    batches.join_all().await;
+}
+
+/// Times CRL builds: each request after the process's reuse window is a fresh build.
+async fn crl_build(stack: &Stack, api: &Api<'_>, label: &str, entries: usize) {
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..3 {
+        stack.clock.advance(time::Duration::seconds(25));
+        let started = Instant::now();
+        let response = api.request(Method::GET, "/v1/crl").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        size = response.bytes().await.unwrap().len();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let median = times[1];
+    println!(
+        "{label:<30} {entries:>8} {:>10.0} {:>12.1} {:>10.2}",
+        median.as_secs_f64() * 1000.0,
+        size as f64 / 1024.0,
+        median.as_secs_f64() * 1e6 / entries.max(1) as f64
+    );
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
+
+async fn run() {
+    let stack: &'static Stack = Box::leak(Box::new(isolated_stack().await));
+    let api = Api::new(stack);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!("\nCertificate authority through the local API on DynamoDB Local ({cores} cores)");
+
+    // 1. Throughput: raw signatures beside issuances (each with a generated key, replacing).
+    let concurrency = cores * 4;
+    let mut holders = Vec::new();
+    for _ in 0..concurrency {
+        holders.push(api.holder(json!({})).await);
+    }
+    let raw = raw_signatures_per_second(cores);
+    let (issued, count) = issuances_per_second(stack, holders).await;
+    println!("  raw ECDSA P-256 signatures/s ({cores} threads)     {raw:>10.0}");
+    println!(
+        "  issuances/s through the API ({concurrency} clients)      {issued:>10.1}   ({count} in {}s)",
+        WINDOW.as_secs()
+    );
+    println!(
+        "  ratio issuances / signatures                   {:>10.4}",
+        issued / raw
+    );
+
+    // 2. Each operation: latency and DynamoDB calls.
+    println!(
+        "\n{:<44} {:>5} {:>9} {:>9} {:>8}",
+        "operation", "n", "p50 ms", "p99 ms", "calls"
+    );
+    let partner = api
+        .create_service(json!({"revocation_endpoint": "http://127.0.0.1:9/nowhere"}))
+        .await;
+    let mut issue = Samples::default();
+    let mut replace = Samples::default();
+    let mut check = Samples::default();
+    let mut add = Samples::default();
+    let mut list = Samples::default();
+    let mut remove = Samples::default();
+    let mut mine = Samples::default();
+    let mut revoke = Samples::default();
+    for _ in 0..30 {
+        let holder = api.holder(json!({})).await;
+        let issue_request = || {
+            api.as_member(Method::POST, "/v1/certificates", &holder.token)
+                .json(&json!({"service_id": holder.service.0, "replace": true}))
+        };
+        issue.add(timed(issue_request()).await, StatusCode::CREATED);
+        let body = replace.add(timed(issue_request()).await, StatusCode::CREATED);
+        let serial = body["serial"].as_str().unwrap().to_owned();
+        let with_partner = format!("/v1/certificates/{serial}/services/{}", partner.0);
+        add.add(
+            timed(
+                api.request(Method::PUT, &with_partner)
+                    .basic_auth(&partner.0, Some(&partner.1)),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        for _ in 0..5 {
+            check.add(
+                timed(
+                    api.request(Method::GET, &with_partner)
+                        .basic_auth(&partner.0, Some(&partner.1)),
+                )
+                .await,
+                StatusCode::OK,
+            );
+        }
+        list.add(
+            timed(
+                api.request(Method::GET, &format!("/v1/certificates/{serial}/services"))
+                    .basic_auth(&partner.0, Some(&partner.1)),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        mine.add(
+            timed(api.as_member(Method::GET, "/v1/me/certificates", &holder.token)).await,
+            StatusCode::OK,
+        );
+        remove.add(
+            timed(
+                api.request(Method::DELETE, &with_partner)
+                    .basic_auth(&partner.0, Some(&partner.1)),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        api.request(Method::PUT, &with_partner)
+            .basic_auth(&partner.0, Some(&partner.1))
+            .send()
+            .await
+            .unwrap();
+        revoke.add(
+            timed(api.as_member(
+                Method::DELETE,
+                &format!("/v1/certificates/{serial}"),
+                &holder.token,
+            ))
+            .await,
+            StatusCode::NO_CONTENT,
+        );
+    }
+    issue.row("POST /v1/certificates (first, generated key)");
+    replace.row("POST /v1/certificates (replace: revoke + 2)");
+    check.row("GET  .../services/{id} (P21 check, warm)");
+    add.row("PUT  .../services/{id}");
+    list.row("GET  .../services (P36)");
+    remove.row("DELETE .../services/{id}");
+    mine.row("GET  /v1/me/certificates");
+    revoke.row("DELETE /v1/certificates/{serial} (2 svc, 1 notice)");
+
+    // 3. CRLs: the same CA's CRL, built from the revoked index at two sizes.
+    println!(
+        "\n{:<30} {:>8} {:>10} {:>12} {:>10}",
+        "CRL build (fresh, median of 3)", "entries", "ms", "KiB", "µs/entry"
+    );
+    let started = Instant::now();
+    load_revoked(stack, 1_000).await;
+    let base = 1_000 + 60; // and this run's own revocations
+    crl_build(stack, &api, "  1,000 revoked", base).await;
+    load_revoked(stack, 99_000).await;
+    let loaded = started.elapsed();
+    crl_build(stack, &api, "  100,000 revoked", 100_000 + 60).await;
+    println!(
+        "  (loading 100,000 index entries into DynamoDB Local took {:.0} s)",
+        loaded.as_secs_f64()
+    );
+}

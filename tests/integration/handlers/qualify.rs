@@ -1,0 +1,67 @@
+//! `events/qualify/`: eligible services and qualification, handed to the qualify function's
+//! handler as the Lambda runtime would.
+
+use integration_tests::{Api, stack};
+use serde_json::json;
+
+use super::{basic, event, invoke, state};
+
+#[tokio::test]
+async fn eligible_services_and_qualification_answer_from_the_certificate() {
+    let stack = stack().await;
+    let api = Api::new(stack);
+    let state: qualify::State = state(stack, "QualifyFunction").await;
+    let holder = api.holder(json!({"conditions": {}})).await;
+    let (_, issued) = api.issue(&holder, json!({})).await;
+    let serial = issued["serial"].as_str().unwrap();
+
+    let eligible = invoke(
+        &state,
+        event!("qualify/eligible-services.json")
+            .with("SESSION_TOKEN", &holder.token)
+            .with("SERIAL", serial),
+    )
+    .await;
+    assert_eq!(eligible.status, 200, "{}", eligible.body);
+    assert_eq!(
+        eligible.body["joined"][0]["service_id"],
+        holder.service.0.as_str()
+    );
+    invoke(
+        &state,
+        event!("qualify/eligible-services-unknown.json").with("SESSION_TOKEN", &holder.token),
+    )
+    .await
+    .assert_error(404, "certificate_not_found");
+
+    let credentials = basic(&holder.service);
+    let qualified = invoke(
+        &state,
+        event!("qualify/qualify.json")
+            .with("SERVICE_CREDENTIALS", &credentials)
+            .with("SERIAL", serial)
+            .with("SERVICE_ID", &holder.service.0),
+    )
+    .await;
+    assert_eq!(
+        qualified.body,
+        json!({"result": "qualified", "basis": "conditions"})
+    );
+    let unknown = invoke(
+        &state,
+        event!("qualify/qualify-unknown-serial.json")
+            .with("SERVICE_CREDENTIALS", &credentials)
+            .with("SERVICE_ID", &holder.service.0),
+    )
+    .await;
+    assert_eq!(unknown.body, json!({"result": "member_not_found"}));
+    let invalid = invoke(
+        &state,
+        event!("qualify/qualify-invalid-serial.json")
+            .with("SERVICE_CREDENTIALS", &credentials)
+            .with("SERVICE_ID", &holder.service.0),
+    )
+    .await;
+    invalid.assert_error(422, "validation_failed");
+    assert_eq!(invalid.body["fields"], json!(["serial"]));
+}

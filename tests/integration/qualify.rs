@@ -1,0 +1,257 @@
+//! Qualification (seed 003 S21–S57) over HTTP: the seed's service tables (Fig. 16: female and
+//! age <= 40, annual income > 6,000,000, employer lists) and what a holder of some of them may
+//! join, and what a provider is told.
+
+use integration_tests::pki::Holder;
+use integration_tests::{Api, fields, person, send, stack, unique_email};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A holder of A (female, age <= 40) who is then added to B (income > 6,000,000).
+async fn holder_of_a_and_b(api: &Api<'_>) -> (Holder, (String, String), String) {
+    let a = api
+        .create_service(json!({"conditions": {"sex": {"in": ["female"]}, "age": {"max": 40}}, "required_fields": []}))
+        .await;
+    let b = api
+        .create_service(
+            json!({"company_id": "bbbbbb", "conditions": {"annual_income": {"gt": 6000000}}}),
+        )
+        .await;
+    let mut body = person(&unique_email("fig16"));
+    body["password"] = json!("correct horse battery");
+    body["sex"] = json!("female");
+    let (status, created) = api.register(&a, &body, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let member_id = created["member_id"].as_str().unwrap().to_owned();
+    let token = api
+        .token(Some(&member_id), "correct horse battery", None)
+        .await;
+    let holder = Holder {
+        service: a,
+        member_id,
+        token,
+    };
+    let (_, issued) = api.issue(&holder, json!({})).await;
+    let serial = issued["serial"].as_str().unwrap().to_owned();
+    let (status, added) = send(
+        api.request(
+            Method::PUT,
+            &format!("/v1/certificates/{serial}/services/{}", b.0),
+        )
+        .basic_auth(&b.0, Some(&b.1)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    (holder, b, serial)
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["service_id"]
+                .as_str()
+                .or(s["service"]["service_id"].as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_holder_sees_joined_join_now_and_join_with_conditions() {
+    let api = Api::new(stack().await);
+    let (holder, b, serial) = holder_of_a_and_b(&api).await;
+    let female = api
+        .create_service(json!({"conditions": {"sex": {"in": ["female"]}}}))
+        .await;
+    let thirty = api
+        .create_service(json!({"conditions": {"age": {"min": 30}}}))
+        .await;
+    let male = api
+        .create_service(json!({"conditions": {"sex": {"in": ["male"]}}}))
+        .await;
+    let employer = api
+        .create_service(json!({"conditions": {"employer": {"in": ["aaaaa"]}}}))
+        .await;
+
+    let (status, eligible) = send(api.as_member(
+        Method::GET,
+        &format!("/v1/certificates/{serial}/eligible-services"),
+        &holder.token,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{eligible}");
+    let mut joined = ids(&eligible["joined"]);
+    joined.sort();
+    let mut expected = vec![holder.service.0.clone(), b.0.clone()];
+    expected.sort();
+    assert_eq!(joined, expected);
+    let now = ids(&eligible["join_now"]);
+    assert!(now.contains(&female.0), "{eligible}");
+    let with = ids(&eligible["join_with_conditions"]);
+    assert!(
+        with.contains(&thirty.0) && with.contains(&employer.0),
+        "{eligible}"
+    );
+    assert!(
+        !now.contains(&male.0) && !with.contains(&male.0),
+        "contradicting: not listed"
+    );
+    let entry = eligible["join_with_conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["service"]["service_id"] == thirty.0.as_str())
+        .unwrap();
+    assert_eq!(entry["conditions"], json!({"age": {"min": 30}}));
+    for key in [
+        "company_id",
+        "category",
+        "name",
+        "summary",
+        "application_url",
+        "inquiry_email",
+    ] {
+        assert!(entry["service"][key].is_string(), "{key}");
+    }
+
+    // Another member's serial, and a revoked one: 404.
+    let other = api.holder(json!({})).await;
+    let (status, _) = send(api.as_member(
+        Method::GET,
+        &format!("/v1/certificates/{serial}/eligible-services"),
+        &other.token,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    send(api.as_member(
+        Method::DELETE,
+        &format!("/v1/certificates/{serial}"),
+        &holder.token,
+    ))
+    .await;
+    let (status, _) = send(api.as_member(
+        Method::GET,
+        &format!("/v1/certificates/{serial}/eligible-services"),
+        &holder.token,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_provider_is_told_by_criteria_then_by_conditions() {
+    let api = Api::new(stack().await);
+    let (_holder, _b, serial) = holder_of_a_and_b(&api).await;
+    let ask = |service: &(String, String), body: Value| {
+        api.request(Method::POST, "/v1/qualifications")
+            .basic_auth(&service.0, Some(&service.1))
+            .json(&body)
+    };
+    // Criteria: any service of company bbbbbb (B's).
+    let by_criteria = api
+        .create_service(json!({"criteria": [{"company_id": "bbbbbb"}], "conditions": {"sex": {"in": ["male"]}}}))
+        .await;
+    let by_conditions = api
+        .create_service(json!({"conditions": {"age": {"max": 45}}, "criteria": []}))
+        .await;
+    let with_conditions = api
+        .create_service(json!({"conditions": {"age": {"min": 30}}, "criteria": []}))
+        .await;
+    let contradicting = api
+        .create_service(json!({"conditions": {"sex": {"in": ["male"]}}, "criteria": []}))
+        .await;
+    for (service, expected) in [
+        (
+            &by_criteria,
+            json!({"result": "qualified", "basis": "criteria"}),
+        ),
+        (
+            &by_conditions,
+            json!({"result": "qualified", "basis": "conditions"}),
+        ),
+        (
+            &with_conditions,
+            json!({"result": "qualified_with_conditions", "basis": "conditions", "additional_conditions": {"age": {"min": 30}}}),
+        ),
+        (&contradicting, json!({"result": "not_determinable"})),
+    ] {
+        let (status, answer) = send(ask(
+            service,
+            json!({"serial": serial, "service_id": service.0}),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, expected);
+    }
+    let (_, unknown) = send(ask(
+        &by_conditions,
+        json!({"serial": "1234abcd", "service_id": by_conditions.0}),
+    ))
+    .await;
+    assert_eq!(unknown, json!({"result": "member_not_found"}));
+    let (status, error) = send(ask(
+        &by_conditions,
+        json!({"serial": serial, "service_id": with_conditions.0}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    let (status, error) = send(ask(
+        &by_conditions,
+        json!({"serial": "XYZ", "service_id": by_conditions.0}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&error), vec!["serial"]);
+    let (status, _) = send(
+        api.request(Method::POST, "/v1/qualifications")
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn joining_is_refused_when_recorded_attributes_contradict() {
+    let api = Api::new(stack().await);
+    let young = api
+        .create_service(json!({"conditions": {"age": {"max": 30}}, "required_fields": []}))
+        .await;
+    // Registration: the person's own attributes (born 1990: 36) contradict age <= 30.
+    let mut body = person(&unique_email("old"));
+    body["password"] = json!("correct horse battery");
+    let (status, error) = api.register(&young, &body, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"], "conditions_not_met");
+    assert_eq!(fields(&error), vec!["age"]);
+
+    // Adding the service to a certificate of such a member: refused the same way.
+    let holder = api.holder(json!({})).await;
+    let (_, issued) = api.issue(&holder, json!({})).await;
+    let serial = issued["serial"].as_str().unwrap();
+    let (status, error) = send(
+        api.request(
+            Method::PUT,
+            &format!("/v1/certificates/{serial}/services/{}", young.0),
+        )
+        .basic_auth(&young.0, Some(&young.1)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"], "conditions_not_met");
+    // An attribute not on record (income) is the service's to vouch for.
+    let rich = api
+        .create_service(json!({"conditions": {"annual_income": {"min": 10000000}}}))
+        .await;
+    let (status, _) = send(
+        api.request(
+            Method::PUT,
+            &format!("/v1/certificates/{serial}/services/{}", rich.0),
+        )
+        .basic_auth(&rich.0, Some(&rich.1)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
