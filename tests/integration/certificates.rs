@@ -855,3 +855,49 @@ async fn ten_parallel_revocations_make_one_revocation_and_one_notice_per_service
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(receiver.deliveries().len(), 2, "{delivered:?}");
 }
+
+#[tokio::test]
+async fn an_expired_certificate_is_invalid_and_leaves_the_crl() {
+    // Its own stack: the test moves the clock a year on.
+    let stack = isolated_stack().await;
+    let api = Api::new(&stack);
+    let scratch = Scratch::new();
+    let ann = api.holder(json!({})).await;
+    let bob = api.holder(json!({})).await;
+    let (_, first) = api.issue(&ann, json!({})).await;
+    let revoked = text(&first, "serial");
+    let (status, _) = send(api.as_member(
+        Method::DELETE,
+        &format!("/v1/certificates/{revoked}"),
+        &ann.token,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, bobs) = api.issue(&bob, json!({})).await;
+    let expiring = text(&bobs, "serial");
+    stack.clock.advance(time::Duration::seconds(25));
+    let crl = api.crl().await;
+    assert!(pki::crl_text(&scratch, &crl).contains(&revoked.to_uppercase()));
+
+    // A year and a day later (validity is a year): both are past their not_after.
+    stack.clock.advance(time::Duration::days(366));
+    let token = api
+        .token(Some(&bob.member_id), "correct horse battery", None)
+        .await;
+    assert!(!api.is_valid_for(&expiring, &bob.service).await);
+    let (_, mine) = send(api.as_member(Method::GET, "/v1/me/certificates", &token)).await;
+    assert_eq!(mine[0]["status"], "expired", "{mine}");
+    let (status, _) = send(api.as_member(
+        Method::DELETE,
+        &format!("/v1/certificates/{expiring}"),
+        &token,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to revoke");
+    // The CRL lists revoked certificates until they expire, not after.
+    let later = api.crl().await;
+    assert!(!pki::crl_text(&scratch, &later).contains(&revoked.to_uppercase()));
+    // And a new certificate can be issued once the old one has expired.
+    let (status, renewed) = api.issue(&bob.clone_with_token(&token), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{renewed}");
+}

@@ -167,6 +167,17 @@ pub struct Holder {
     pub token: String,
 }
 
+impl Holder {
+    /// The same holder with another session (after the clock moved past the first's expiry).
+    pub fn clone_with_token(&self, token: &str) -> Self {
+        Self {
+            service: self.service.clone(),
+            member_id: self.member_id.clone(),
+            token: token.to_owned(),
+        }
+    }
+}
+
 impl Api<'_> {
     /// A service (with `changes`), a member registered there, and their session.
     pub async fn holder(&self, changes: Value) -> Holder {

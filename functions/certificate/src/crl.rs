@@ -81,6 +81,7 @@ async fn build(state: &State, now: OffsetDateTime) -> Result<Vec<u8>, AppError> 
         .certificates
         .revoked_unexpired(&clock::rfc3339(now))
         .await?;
+    let read_ms = started.elapsed().as_millis() as u64;
     // Numbered after the entries are read, so a larger number never lists less.
     let number = state.certificates.next_crl_number().await?;
     let der = state.authority.crl(&entries, number, now, LIFETIME)?;
@@ -88,6 +89,7 @@ async fn build(state: &State, now: OffsetDateTime) -> Result<Vec<u8>, AppError> 
         entries = entries.len(),
         bytes = der.len(),
         crl_number = number,
+        read_ms,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "CRL built"
     );

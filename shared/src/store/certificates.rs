@@ -8,6 +8,7 @@
 //! reads again). The P21 check then needs one read: the service item exists, and has not
 //! expired, exactly when the certificate is valid for that service.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::tx::{Check, Expr, TxError, Write};
@@ -24,17 +25,13 @@ pub struct Certificates {
     table: String,
 }
 
-/// The certificate item: the record, plus the index keys (`by_member`; `revoked` once revoked).
+/// The certificate item: the record, plus the `by_member` index keys.
 #[derive(Serialize, Deserialize)]
 struct CertificateItem {
     #[serde(flatten)]
     record: CertificateRecord,
     member_pk: String,
     member_sk: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    crl_pk: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    crl_sk: Option<String>,
 }
 
 /// One available service (Fig. 6), in the `by_service` index.
@@ -57,16 +54,11 @@ struct CurrentItem {
 }
 
 /// One line of the CRL.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokedEntry {
     pub serial: Serial,
     pub revoked_at: String,
-    #[serde(default = "unspecified")]
     pub reason: RevocationReason,
-}
-
-fn unspecified() -> RevocationReason {
-    RevocationReason::Unspecified
 }
 
 /// What the current-certificate guard must be for an issue to go ahead.
@@ -155,8 +147,6 @@ impl Certificates {
                 record: record.clone(),
                 member_pk: keys::member_certificates(&record.member_id),
                 member_sk: format!("CERT#{}#{}", record.issued_at, record.serial),
-                crl_pk: None,
-                crl_sk: None,
             },
         )
     }
@@ -248,8 +238,8 @@ impl Certificates {
         self.db.transact(writes).await
     }
 
-    /// The writes that revoke `record` as read: status, time and reason, its `revoked` index
-    /// entry, and every service item gone.
+    /// The writes that revoke `record` as read: status, time and reason, its entry in a CRL
+    /// chunk, and every service item gone.
     fn revocation_writes(
         &self,
         record: &CertificateRecord,
@@ -260,8 +250,8 @@ impl Certificates {
             Check::CertificateVersion,
             &self.table,
             keys::certificate(&record.serial),
-            "SET #status = :revoked, revoked_at = :now, reason = :reason, crl_pk = :crl, \
-             crl_sk = :sort, services = :none, version = version + :one",
+            "SET #status = :revoked, revoked_at = :now, reason = :reason, \
+             services = :none, version = version + :one",
             Some("version = :version AND #status = :valid"),
             Expr::new()
                 .name("#status", "status")
@@ -269,19 +259,43 @@ impl Certificates {
                 .value(":valid", s("valid"))
                 .value(":now", s(now))
                 .value(":reason", s(reason.as_str()))
-                .value(":crl", s(keys::CRL))
-                .value(
-                    ":sort",
-                    s(keys::crl_sort(&record.not_after, &record.serial)),
-                )
-                .value(":none", aws_sdk_dynamodb::types::AttributeValue::L(vec![]))
+                .value(":none", AttributeValue::L(vec![]))
                 .value(":one", n(1))
                 .value(":version", n(record.version)),
         )?];
+        writes.push(self.crl_entry_write(record, reason, now)?);
         for service in &record.services {
             writes.push(self.service_delete(&record.serial, service)?);
         }
         Ok(writes)
+    }
+
+    /// Appends the revoked certificate's CRL entry to its chunk (created by the first).
+    fn crl_entry_write(
+        &self,
+        record: &CertificateRecord,
+        reason: RevocationReason,
+        now: &str,
+    ) -> Result<Write, AppError> {
+        let entry = CrlEntry {
+            serial: record.serial.clone(),
+            revoked_at: now.to_owned(),
+            reason,
+            not_after: record.not_after.clone(),
+        };
+        let month = record.not_after.get(..7).unwrap_or("0000-00");
+        Write::update(
+            Check::Always,
+            &self.table,
+            keys::crl_chunk(&record.serial, month),
+            "SET entries = list_append(if_not_exists(entries, :none), :entry), \
+             expires_at = :expires",
+            None,
+            Expr::new()
+                .value(":none", AttributeValue::L(vec![]))
+                .value(":entry", AttributeValue::L(vec![s(entry.encode())]))
+                .value(":expires", n(chunk_expiry(&record.not_after))),
+        )
     }
 
     /// Revokes `record` as read (with `notices` in the same transaction) and releases the
@@ -323,10 +337,7 @@ impl Certificates {
                 Expr::new()
                     .name("#status", "status")
                     .value(":valid", s("valid"))
-                    .value(
-                        ":service",
-                        aws_sdk_dynamodb::types::AttributeValue::L(vec![s(service.as_str())]),
-                    )
+                    .value(":service", AttributeValue::L(vec![s(service.as_str())]))
                     .value(":one", n(1))
                     .value(":version", n(record.version)),
             )?,
@@ -364,32 +375,19 @@ impl Certificates {
         self.db.transact(writes).await
     }
 
-    /// Every revoked certificate that has not expired by `now` (the `revoked` index, read from
-    /// `now` on: expired entries are never read), in pages.
+    /// Every revoked certificate that has not expired by `now`: the CRL chunks of the
+    /// sixteen partitions, from this month on, read in parallel.
     pub async fn revoked_unexpired(&self, now: &str) -> Result<Vec<RevokedEntry>, AppError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("revoked")
-                .key_condition_expression("crl_pk = :crl AND crl_sk > :now")
-                .expression_attribute_values(":crl", s(keys::CRL))
-                .expression_attribute_values(":now", s(now))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                entries.push(serde_dynamo::from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
+        let mut shards = tokio::task::JoinSet::new();
+        for shard in keys::CRL_SHARDS {
+            let (db, table, now) = (self.db.clone(), self.table.clone(), now.to_owned());
+            shards.spawn(async move { revoked_in(&db, &table, shard, &now).await });
         }
+        let mut entries = Vec::new();
+        while let Some(joined) = shards.join_next().await {
+            entries.extend(joined.map_err(AppError::internal)??);
+        }
+        Ok(entries)
     }
 
     /// The next CRL number (an atomic counter: every CRL gets a larger one).
@@ -411,5 +409,121 @@ impl Certificates {
             .and_then(|a| a.get("crl_number").cloned())
             .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
             .ok_or_else(|| AppError::internal("the CRL number is not a number"))
+    }
+}
+
+/// One CRL entry as a chunk keeps it: `serial|revoked_at|reason|not_after`.
+struct CrlEntry {
+    serial: Serial,
+    revoked_at: String,
+    reason: RevocationReason,
+    not_after: String,
+}
+
+impl CrlEntry {
+    fn encode(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.serial,
+            self.revoked_at,
+            self.reason.as_str(),
+            self.not_after
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.split('|');
+        let entry = Self {
+            serial: Serial::parse(parts.next()?)?,
+            revoked_at: parts.next()?.to_owned(),
+            reason: serde_json::from_value(serde_json::Value::String(parts.next()?.to_owned()))
+                .ok()?,
+            not_after: parts.next()?.to_owned(),
+        };
+        parts.next().is_none().then_some(entry)
+    }
+}
+
+/// A chunk is kept until a day after the end of its month (TTL), by when every entry in it
+/// has expired.
+fn chunk_expiry(not_after: &str) -> i64 {
+    time::OffsetDateTime::parse(not_after, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp() + 32 * 24 * 3600)
+        .unwrap_or(i64::MAX)
+}
+
+#[derive(Deserialize)]
+struct ChunkItem {
+    #[serde(default)]
+    entries: Vec<String>,
+}
+
+/// The unexpired entries of one CRL partition: its chunks from this month on.
+async fn revoked_in(
+    db: &Db,
+    table: &str,
+    shard: char,
+    now: &str,
+) -> Result<Vec<RevokedEntry>, AppError> {
+    let this_month = format!("{}{}", keys::CRL_CHUNK_PREFIX, now.get(..7).unwrap_or(""));
+    let mut entries = Vec::new();
+    let mut start = None;
+    loop {
+        let page = db
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :crl AND sk >= :month")
+            .expression_attribute_values(":crl", s(keys::crl_partition(shard)))
+            .expression_attribute_values(":month", s(this_month.clone()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in page.items.unwrap_or_default() {
+            let chunk: ChunkItem = serde_dynamo::from_item(item)?;
+            for text in chunk.entries {
+                let entry = CrlEntry::decode(&text)
+                    .ok_or_else(|| AppError::internal("a CRL chunk holds a malformed entry"))?;
+                // RFC 3339 UTC with whole seconds compares as text in time order.
+                if entry.not_after.as_str() > now {
+                    entries.push(RevokedEntry {
+                        serial: entry.serial,
+                        revoked_at: entry.revoked_at,
+                        reason: entry.reason,
+                    });
+                }
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(entries);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crl_entries_round_trip_and_garbage_does_not_parse() {
+        let entry = CrlEntry {
+            serial: Serial::parse("5b886df70f4d216b").unwrap(),
+            revoked_at: "2026-11-27T10:00:00Z".into(),
+            reason: RevocationReason::KeyCompromise,
+            not_after: "2027-11-27T10:00:00Z".into(),
+        };
+        let decoded = CrlEntry::decode(&entry.encode()).unwrap();
+        assert_eq!(decoded.serial, entry.serial);
+        assert_eq!(decoded.reason, entry.reason);
+        assert_eq!(decoded.not_after, entry.not_after);
+        assert!(CrlEntry::decode("5b88|x|nope|y").is_none());
+        assert!(CrlEntry::decode("5b88|a|unspecified|b|extra").is_none());
+        assert!(
+            keys::crl_chunk(&entry.serial, "2027-11")
+                .sk
+                .starts_with("CHUNK#2027-11#")
+        );
+        assert_eq!(keys::crl_chunk(&entry.serial, "2027-11").pk, "CRL#b");
     }
 }
