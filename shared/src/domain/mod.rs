@@ -9,6 +9,7 @@ pub mod order;
 pub mod profile;
 pub mod qualification;
 pub mod service;
+pub mod simulation;
 pub mod throttle;
 pub mod validate;
 pub mod web;
