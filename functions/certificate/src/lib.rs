@@ -32,7 +32,7 @@ use shared::clock::Clock;
 use shared::config::{ConfigError, Env, TableNames};
 use shared::crypto::session::{SessionClaims, SessionVerifier};
 use shared::http::{self, RouteKey};
-use shared::ids::{MemberId, Serial};
+use shared::ids::{MemberId, Serial, ServiceId};
 use shared::lambda::HttpFunction;
 use shared::store::{Certificates, Db, Members, Outbox, Services};
 
@@ -132,6 +132,23 @@ impl State {
     fn member(&self, req: &Request) -> Result<(MemberId, SessionClaims), AppError> {
         shared::auth::require_member(req, &self.sessions, self.clock.now())
     }
+
+    /// Who calls a route open to the member and to services: a bearer token is a member's
+    /// session, anything else must be a service's Basic credentials.
+    async fn actor(&self, req: &Request) -> Result<Actor, AppError> {
+        if shared::auth::bearer_token(req).is_some() {
+            Ok(Actor::Member(self.member(req)?.0))
+        } else {
+            let caller = self.service_auth.require(req, self.clock.now()).await?;
+            Ok(Actor::Service(caller.service.service_id))
+        }
+    }
+}
+
+/// The caller of a route that the certificate's member and services may both use.
+enum Actor {
+    Member(MemberId),
+    Service(ServiceId),
 }
 
 /// The `{serial}` of a path: 400 when it is not a serial's spelling (lowercase hex).

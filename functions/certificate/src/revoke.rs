@@ -6,24 +6,16 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::certificate::{CertificateRecord, RevocationReason};
-use shared::ids::{MemberId, ServiceId};
 use shared::store::tx::Check;
-use shared::{AppError, auth, clock, http};
+use shared::{AppError, clock, http};
 
-use crate::{State, certificate_not_found, notices, path_serial};
+use crate::{Actor, State, certificate_not_found, notices, path_serial};
 
-enum Revoker {
-    Member(MemberId),
-    Service(ServiceId),
-}
-
-impl Revoker {
-    /// A member may revoke their own certificate; a service one that lists it.
-    fn may_revoke(&self, record: &CertificateRecord) -> bool {
-        match self {
-            Self::Member(member) => record.member_id == *member,
-            Self::Service(service) => record.lists(service),
-        }
+/// A member may revoke their own certificate; a service one that lists it.
+fn may_revoke(actor: &Actor, record: &CertificateRecord) -> bool {
+    match actor {
+        Actor::Member(member) => record.member_id == *member,
+        Actor::Service(service) => record.lists(service),
     }
 }
 
@@ -42,18 +34,7 @@ fn reason(req: &Request) -> Result<RevocationReason, AppError> {
 
 pub async fn revoke(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
     let now = state.clock.now();
-    let revoker = if auth::bearer_token(req).is_some() {
-        Revoker::Member(state.member(req)?.0)
-    } else {
-        Revoker::Service(
-            state
-                .service_auth
-                .require(req, now)
-                .await?
-                .service
-                .service_id,
-        )
-    };
+    let revoker = state.actor(req).await?;
     let serial = path_serial(req)?;
     let reason = reason(req)?;
     let revoked_at = clock::rfc3339(now.replace_nanosecond(0).unwrap_or(now));
@@ -63,7 +44,7 @@ pub async fn revoke(state: &State, req: &Request) -> Result<Response<Body>, AppE
             .certificates
             .certificate(&serial)
             .await?
-            .filter(|r| r.is_valid_at(now) && revoker.may_revoke(r))
+            .filter(|r| r.is_valid_at(now) && may_revoke(&revoker, r))
             .ok_or_else(certificate_not_found)?;
         let notices = notices::for_revocation(state, &record, reason, &revoked_at).await?;
         match state

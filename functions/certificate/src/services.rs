@@ -9,14 +9,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use shared::auth;
+
 use shared::domain::certificate::{CertificateRecord, MAX_SERVICES};
 use shared::domain::qualification;
-use shared::ids::{MemberId, ServiceId};
+use shared::ids::ServiceId;
 use shared::store::tx::{Check, TxError, backoff};
 use shared::{AppError, clock, http};
 
-use crate::{State, certificate_not_found, path_serial};
+use crate::{Actor, State, certificate_not_found, path_serial};
 
 /// Attempts at a change that keeps losing races to other changes of one certificate.
 pub(crate) const ATTEMPTS: u32 = 10;
@@ -139,30 +139,14 @@ pub async fn add(state: &State, req: &Request) -> Result<Response<Body>, AppErro
     Err(busy())
 }
 
-/// Who may remove a service: that service (HTTP Basic), or the member (session).
-enum Remover {
-    Service(ServiceId),
-    Member(MemberId),
-}
-
 /// S20: the service, or the member, prohibits the service on this certificate.
 pub async fn remove(state: &State, req: &Request) -> Result<Response<Body>, AppError> {
     let now = state.clock.now();
-    let remover = if auth::bearer_token(req).is_some() {
-        Remover::Member(state.member(req)?.0)
-    } else {
-        Remover::Service(
-            state
-                .service_auth
-                .require(req, now)
-                .await?
-                .service
-                .service_id,
-        )
-    };
+    // That service (HTTP Basic), or the member (session).
+    let remover = state.actor(req).await?;
     let serial = path_serial(req)?;
     let service = path_service(req)?;
-    if let Remover::Service(caller) = &remover
+    if let Actor::Service(caller) = &remover
         && service.as_ref() != Some(caller)
     {
         return Err(not_your_service());
@@ -208,10 +192,10 @@ pub async fn remove(state: &State, req: &Request) -> Result<Response<Body>, AppE
 }
 
 /// A member sees only their own certificates; a service may name any serial.
-fn visible_to_member(record: &CertificateRecord, remover: &Remover) -> bool {
+fn visible_to_member(record: &CertificateRecord, remover: &Actor) -> bool {
     match remover {
-        Remover::Member(member) => record.member_id == *member,
-        Remover::Service(_) => true,
+        Actor::Member(member) => record.member_id == *member,
+        Actor::Service(_) => true,
     }
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::tx::{Check, Expr, TxError, Write};
-use super::{Db, Item, Keyed, from_item, from_keyed, n, s, update_if};
+use super::{Db, Item, Keyed, from_item, from_keyed, n, query_all, s, update_if};
 use crate::config::TableNames;
 use crate::domain::certificate::{CertificateRecord, RevocationReason};
 use crate::error::AppError;
@@ -115,28 +115,18 @@ impl Certificates {
     /// A member's certificates, oldest first (the `by_member` index: it may lag a write by
     /// a moment).
     pub async fn of_member(&self, member: &MemberId) -> Result<Vec<CertificateRecord>, AppError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("by_member")
-                .key_condition_expression("member_pk = :member")
-                .expression_attribute_values(":member", s(keys::member_certificates(member)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                records.push(serde_dynamo::from_item::<_, CertificateItem>(item)?.record);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(records);
-            }
-        }
+        let query = self
+            .db
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_member")
+            .key_condition_expression("member_pk = :member")
+            .expression_attribute_values(":member", s(keys::member_certificates(member)));
+        query_all(query, |item| {
+            Ok(serde_dynamo::from_item::<_, CertificateItem>(item)?.record)
+        })
+        .await
     }
 
     fn certificate_item(&self, record: &CertificateRecord) -> Result<Item, AppError> {
@@ -466,39 +456,31 @@ async fn revoked_in(
     now: &str,
 ) -> Result<Vec<RevokedEntry>, AppError> {
     let this_month = format!("{}{}", keys::CRL_CHUNK_PREFIX, now.get(..7).unwrap_or(""));
+    let query = db
+        .client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :crl AND sk >= :month")
+        .expression_attribute_values(":crl", s(keys::crl_partition(shard)))
+        .expression_attribute_values(":month", s(this_month));
+    let chunks = query_all(query, |item| {
+        Ok(serde_dynamo::from_item::<_, ChunkItem>(item)?)
+    })
+    .await?;
     let mut entries = Vec::new();
-    let mut start = None;
-    loop {
-        let page = db
-            .client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :crl AND sk >= :month")
-            .expression_attribute_values(":crl", s(keys::crl_partition(shard)))
-            .expression_attribute_values(":month", s(this_month.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in page.items.unwrap_or_default() {
-            let chunk: ChunkItem = serde_dynamo::from_item(item)?;
-            for text in chunk.entries {
-                let entry = CrlEntry::decode(&text)
-                    .ok_or_else(|| AppError::internal("a CRL chunk holds a malformed entry"))?;
-                // RFC 3339 UTC with whole seconds compares as text in time order.
-                if entry.not_after.as_str() > now {
-                    entries.push(RevokedEntry {
-                        serial: entry.serial,
-                        revoked_at: entry.revoked_at,
-                        reason: entry.reason,
-                    });
-                }
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(entries);
+    for text in chunks.into_iter().flat_map(|chunk| chunk.entries) {
+        let entry = CrlEntry::decode(&text)
+            .ok_or_else(|| AppError::internal("a CRL chunk holds a malformed entry"))?;
+        // RFC 3339 UTC with whole seconds compares as text in time order.
+        if entry.not_after.as_str() > now {
+            entries.push(RevokedEntry {
+                serial: entry.serial,
+                revoked_at: entry.revoked_at,
+                reason: entry.reason,
+            });
         }
     }
+    Ok(entries)
 }
 
 #[cfg(test)]

@@ -108,6 +108,26 @@ impl Db {
     }
 }
 
+/// Every item a Query matches, following `LastEvaluatedKey` page by page, each item mapped by
+/// `map` (a corrupt item fails the whole read).
+pub(crate) async fn query_all<T>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    map: impl Fn(Item) -> Result<T, AppError>,
+) -> Result<Vec<T>, AppError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = query.clone().set_exclusive_start_key(start).send().await?;
+        for item in page.items.unwrap_or_default() {
+            out.push(map(item)?);
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 /// Sends a conditional `UpdateItem`; `None` when its condition was false (the item is gone or
 /// changed meanwhile), which callers treat as "nothing to do" or "not found".
 pub(crate) async fn update_if(

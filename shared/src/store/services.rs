@@ -128,28 +128,18 @@ impl Services {
     /// Every service (the `catalog` index: one partition, services number in the thousands),
     /// in pages. Eventually consistent: callers cache it for a minute anyway.
     pub async fn catalog(&self) -> Result<Vec<Service>, AppError> {
-        let mut services = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("catalog")
-                .key_condition_expression("catalog_pk = :catalog")
-                .expression_attribute_values(":catalog", s(keys::CATALOG))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                services.push(serde_dynamo::from_item::<_, ServiceItem>(item)?.service);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(services);
-            }
-        }
+        let query = self
+            .db
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("catalog")
+            .key_condition_expression("catalog_pk = :catalog")
+            .expression_attribute_values(":catalog", s(keys::CATALOG));
+        super::query_all(query, |item| {
+            Ok(serde_dynamo::from_item::<_, ServiceItem>(item)?.service)
+        })
+        .await
     }
 
     /// Several services in one `BatchGetItem` (at most 100 ids); unknown ids are left out.
