@@ -134,7 +134,7 @@ impl LocalApi {
             functions
                 .notifiers()
                 .into_iter()
-                .map(|notifier| tokio::spawn(mail::poll_notices(notifier))),
+                .map(|notifier| tokio::spawn(mail::poll_notices(notifier, mailbox.clone()))),
         );
         let routes = template
             .functions
