@@ -12,6 +12,7 @@
 //! - `pages`: the web pages' layout, CSP, form fields and CSRF
 //! - `oauth`: the OAuth 2.0 / OpenID Connect error shapes (token errors, authorization errors)
 //! - `signin`: checking a password, throttled, the one way every function does it
+//! - `stream`: a batch of stream records through a handler, failures reported per record
 
 pub mod auth;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod oauth;
 pub mod pages;
 pub mod signin;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 
 pub use error::AppError;

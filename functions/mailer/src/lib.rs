@@ -9,7 +9,7 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use shared::AppError;
 use shared::clock::{self, Clock};
@@ -99,27 +99,10 @@ impl State {
 /// Handles a batch of stream records: sends each inserted message, and reports the records
 /// that failed so only those are retried.
 pub async fn handle(state: &State, event: Event) -> DynamoDbEventResponse {
-    let mut failures = Vec::new();
-    for record in event.records {
-        // Notices share the outbox; the template's filter keeps them away, and so does this.
-        if record.event_name != "INSERT"
-            || !shared::store::outbox::is_mail(&record.change.new_image)
-        {
-            continue;
-        }
-        let sequence = record.change.sequence_number.clone();
-        let outcome = match OutboxMessage::from_item(record.change.new_image) {
-            Ok(message) => deliver(&state.outbox, &state.ses, &message, state.clock.now()).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = outcome {
-            error.log();
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = sequence;
-            failures.push(failure);
-        }
-    }
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = failures;
-    response
+    // Notices share the outbox; the template's filter keeps them away, and so does `is_mail`.
+    shared::stream::each_insert(event, shared::store::outbox::is_mail, |image| async move {
+        let message = OutboxMessage::from_item(image)?;
+        deliver(&state.outbox, &state.ses, &message, state.clock.now()).await
+    })
+    .await
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde::Serialize;
 use shared::AppError;
 use shared::clock::{self, Clock};
@@ -162,24 +162,11 @@ fn without_url(error: &reqwest::Error) -> String {
 /// Handles a batch of stream records: delivers each inserted notice, and reports the records
 /// that failed so only those are retried.
 pub async fn handle(state: &State, event: Event) -> DynamoDbEventResponse {
-    let mut failures = Vec::new();
-    for record in event.records {
-        if record.event_name != "INSERT" || is_mail(&record.change.new_image) {
-            continue;
-        }
-        let sequence = record.change.sequence_number.clone();
-        let outcome = match PendingNotice::from_item(record.change.new_image) {
-            Ok(pending) => state.deliver(&pending).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = outcome {
-            error.log();
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = sequence;
-            failures.push(failure);
-        }
-    }
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = failures;
-    response
+    // Mail shares the outbox; the template's filter keeps it away, and so does this.
+    shared::stream::each_insert(
+        event,
+        |image| !is_mail(image),
+        |image| async move { state.deliver(&PendingNotice::from_item(image)?).await },
+    )
+    .await
 }
