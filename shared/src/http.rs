@@ -244,6 +244,24 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Body
     ))
 }
 
+/// A public document anyone may cache for `max_age_secs` (the CA certificate, the CRL): the
+/// only answers that are not `no-store`.
+pub fn public(body: Body, content_type: &'static str, max_age_secs: i64) -> Response<Body> {
+    let mut response = response(
+        StatusCode::OK,
+        body,
+        &[
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+    );
+    // A formatted number always makes a valid header value.
+    let cache = HeaderValue::try_from(format!("public, max-age={}", max_age_secs.max(0)))
+        .unwrap_or(HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, cache);
+    response
+}
+
 /// An answer with no body (204).
 pub fn no_content() -> Response<Body> {
     response(

@@ -6,9 +6,8 @@
 //! `CACHE_FOR` after it was built, so every revocation answered 204 is in every CRL served
 //! more than 60 s later (api.md); and a burst of CRL requests costs one build.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
-use shared::{AppError, clock};
+use shared::{AppError, clock, http};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 
@@ -30,17 +29,11 @@ pub struct CrlCache {
 }
 
 pub fn ca_certificate(state: &State) -> Result<Response<Body>, AppError> {
-    let mut response = Response::new(Body::Text(state.authority.certificate_pem().to_owned()));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-pem-file"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    Ok(response)
+    Ok(http::public(
+        Body::Text(state.authority.certificate_pem().to_owned()),
+        "application/x-pem-file",
+        3600,
+    ))
 }
 
 pub async fn crl(state: &State) -> Result<Response<Body>, AppError> {
@@ -60,19 +53,12 @@ pub async fn crl(state: &State) -> Result<Response<Body>, AppError> {
         }
     };
     drop(built);
-    let max_age = (CACHE_FOR - (now - at)).whole_seconds().max(0);
-    let mut response = Response::new(Body::Binary(der));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pkix-crl"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::try_from(format!("public, max-age={max_age}")).map_err(AppError::internal)?,
-    );
-    Ok(response)
+    let max_age = (CACHE_FOR - (now - at)).whole_seconds();
+    Ok(http::public(
+        Body::Binary(der),
+        "application/pkix-crl",
+        max_age,
+    ))
 }
 
 async fn build(state: &State, now: OffsetDateTime) -> Result<Vec<u8>, AppError> {
